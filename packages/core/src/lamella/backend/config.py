@@ -1,0 +1,151 @@
+"""Settings: floatx, epsilon, image_dim_ordering and the device policy.
+
+Read once, lazily, from ``~/.lamella/lamella.json`` (or ``$LAMELLA_HOME/lamella.json``)
+and then from ``LAMELLA_FLOATX``, ``LAMELLA_EPSILON``, ``LAMELLA_IMAGE_DIM_ORDERING``
+and ``LAMELLA_DEVICE``, which win.  Nothing is ever written at import: a file
+appears only when a user calls :func:`save_config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+DEFAULTS: dict[str, Any] = {
+    "floatx": "float32",
+    "epsilon": 1e-7,
+    "image_dim_ordering": "th",
+    "device": "auto",
+}
+_FLOATX = ("float16", "bfloat16", "float32", "float64")
+_ORDERINGS = ("th", "tf")
+
+_config: dict[str, Any] | None = None
+
+
+def config_path() -> Path:
+    home = os.environ.get("LAMELLA_HOME")
+    return Path(home) if home else Path.home() / ".lamella" / "lamella.json"
+
+
+def _validate(key: str, value: Any, origin: str) -> Any:
+    if key == "floatx" and value not in _FLOATX:
+        raise ValueError(f"{origin}: floatx must be one of {_FLOATX}, got {value!r}")
+    if key == "image_dim_ordering" and value not in _ORDERINGS:
+        raise ValueError(f"{origin}: image_dim_ordering must be 'th' or 'tf', got {value!r}")
+    if key == "epsilon":
+        return float(value)
+    if key == "device":
+        return str(value)
+    return value
+
+
+def _load() -> dict[str, Any]:
+    settings = dict(DEFAULTS)
+    path = config_path()
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"Cannot read lamella settings from {path}: {exc}") from exc
+        for key in DEFAULTS:
+            if key in stored:
+                settings[key] = _validate(key, stored[key], str(path))
+    for key in DEFAULTS:
+        env = os.environ.get(f"LAMELLA_{key.upper()}")
+        if env:
+            settings[key] = _validate(key, env, f"LAMELLA_{key.upper()}")
+    return settings
+
+
+def config() -> dict[str, Any]:
+    """The settings in force (a copy)."""
+    global _config
+    if _config is None:
+        _config = _load()
+    return dict(_config)
+
+
+def _set(key: str, value: Any) -> None:
+    config()
+    assert _config is not None
+    _config[key] = _validate(key, value, f"set_{key}")
+
+
+def reload_config() -> None:
+    """Read the file and the environment again (after changing either)."""
+    global _config
+    _config = None
+
+
+def save_config(path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the settings in force to the config file, atomically."""
+    target = Path(path) if path else config_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False) as handle:
+        json.dump(config(), handle, indent=4)
+    os.replace(handle.name, target)
+    return target
+
+
+def backend() -> str:
+    return "pytorch"
+
+
+def floatx() -> str:
+    return config()["floatx"]
+
+
+def set_floatx(value: str) -> None:
+    _set("floatx", value)
+
+
+def epsilon() -> float:
+    return config()["epsilon"]
+
+
+def set_epsilon(value: float) -> None:
+    _set("epsilon", value)
+
+
+def image_dim_ordering() -> str:
+    return config()["image_dim_ordering"]
+
+
+def set_image_dim_ordering(value: str) -> None:
+    _set("image_dim_ordering", value)
+
+
+def torch_dtype(dtype: str | torch.dtype | None = None) -> torch.dtype:
+    """The torch dtype for a Keras dtype name (``None`` means floatx)."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = floatx() if dtype is None else str(dtype)
+    found = getattr(torch, name, None)
+    if not isinstance(found, torch.dtype):
+        raise ValueError(f"Unknown dtype {dtype!r}: expected a name such as 'float32' or 'int64'")
+    return found
+
+
+def cast_to_floatx(x: Any) -> np.ndarray:
+    """A numpy array of ``x`` in floatx (numpy has no bfloat16: float32 then)."""
+    name = floatx()
+    return np.asarray(x, dtype="float32" if name == "bfloat16" else name)
+
+
+def device() -> torch.device:
+    """Where models run: the configured device, or CUDA when torch sees one, else CPU."""
+    wanted = config()["device"]
+    if wanted == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(wanted)
+
+
+def set_device(value: str | torch.device) -> None:
+    _set("device", str(value))

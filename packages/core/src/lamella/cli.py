@@ -1,0 +1,97 @@
+"""The ``lamella`` command: ``lamella plugins [--json]`` and ``lamella info``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+
+def _plugins_report() -> list[dict[str, Any]]:
+    from lamella.plugins import plugins
+
+    return [
+        {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "module": info.module,
+            "status": info.status,
+            "errors": info.errors,
+            "registered": info.registered,
+        }
+        for info in plugins()
+    ]
+
+
+def _print_plugins(report: list[dict[str, Any]]) -> None:
+    for entry in report:
+        print(f"{entry['name']}: {entry['distribution']} {entry['version']} [{entry['status']}]")
+        for kind, names in sorted(entry["registered"].items()):
+            print(f"    {kind} ({len(names)}): {', '.join(sorted(names))}")
+        if not entry["registered"] and entry["status"] == "loaded":
+            print("    registers nothing")
+        for error in entry["errors"]:
+            print(f"    error: {error}")
+
+
+def _info() -> dict[str, Any]:
+    import torch
+
+    from lamella import backend
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.startswith("lamella") or name in ("numpy", "pluggy", "h5py", "PyYAML", "pillow"):
+            versions[name] = dist.version
+    device = {
+        "policy": backend.config()["device"],
+        "selected": str(backend.device()),
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        device["cuda_devices"] = [
+            torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+        ]
+    path = backend.config_path()
+    return {
+        "versions": dict(sorted(versions.items())),
+        "device": device,
+        "config": backend.config(),
+        "config_file": {"path": str(path), "exists": path.is_file()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lamella", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("plugins", help="list plugins and what they registered")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    info = commands.add_parser("info", help="versions, device and settings")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    if args.command == "plugins":
+        report = _plugins_report()
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            _print_plugins(report)
+    else:
+        details = _info()
+        if args.json:
+            print(json.dumps(details, indent=2))
+        else:
+            for section, values in details.items():
+                print(f"{section}:")
+                for key, value in values.items():
+                    print(f"    {key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""``Merge`` and ``merge()``: combine several tensors (or Sequential branches) into one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lamella.backend.config import epsilon
+from lamella.engine.topology import Layer, Shape, to_list
+
+_ELEMENTWISE = ("sum", "mul", "ave", "max")
+MODES = (*_ELEMENTWISE, "concat", "dot", "cos")
+
+
+def _normalize_axes(dot_axes: int | list[int] | tuple[int, ...], shapes: list[Shape]) -> list[int]:
+    if isinstance(dot_axes, int):
+        if dot_axes < 0:
+            return [dot_axes % len(shapes[0]), dot_axes % len(shapes[1])]
+        return [dot_axes, dot_axes]
+    return [int(a) % len(s) for a, s in zip(dot_axes, shapes, strict=True)]
+
+
+def batch_dot(a: torch.Tensor, b: torch.Tensor, axes: list[int]) -> torch.Tensor:
+    """Per-sample tensor product over ``axes`` (Keras's batch_dot); (b, 1) for vectors."""
+    a = torch.movedim(a, axes[0], -1)
+    b = torch.movedim(b, axes[1], 1)
+    a_rest, b_rest = a.shape[1:-1], b.shape[2:]
+    product = torch.bmm(a.reshape(a.shape[0], -1, a.shape[-1]), b.reshape(b.shape[0], b.shape[1], -1))
+    result = product.reshape(a.shape[0], *a_rest, *b_rest)
+    return result.unsqueeze(1) if result.dim() == 1 else result
+
+
+class Merge(Layer):
+    """Merge a list of tensors with ``mode``: sum, mul, concat, ave, cos, dot, max or a function.
+
+    Given ``layers`` (for instance two Sequential branches), it is connected to
+    their outputs at once and can start a Sequential model, as in Keras 1.
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer] | None = None,
+        mode: str | Callable[..., Any] = "sum",
+        concat_axis: int = -1,
+        dot_axes: int | list[int] = -1,
+        output_shape: Any = None,
+        output_mask: Any = None,
+        arguments: dict[str, Any] | None = None,
+        node_indices: list[int] | None = None,
+        tensor_indices: list[int] | None = None,
+        name: str | None = None,
+    ):
+        if not callable(mode) and mode not in MODES:
+            raise ValueError(
+                f"Merge: mode must be one of {', '.join(MODES)} or a function, got {mode!r}"
+            )
+        if callable(mode) and output_shape is None:
+            raise ValueError("Merge: a function mode needs output_shape (tuple or function)")
+        super().__init__(name=name)
+        self.mode = mode
+        self.concat_axis = concat_axis
+        self.dot_axes = dot_axes
+        self._output_shape = output_shape
+        self.output_mask = output_mask
+        self.arguments = arguments or {}
+        self.supports_masking = mode != "max"
+        self.branches: list[Layer] = list(layers or [])
+        if layers:
+            if len(layers) < 2:
+                raise ValueError(f"Merge {self.name}: needs at least 2 layers, got {len(layers)}")
+            node_indices = node_indices or [0] * len(layers)
+            tensor_indices = tensor_indices or [0] * len(layers)
+            inputs = []
+            for layer, node, tensor in zip(layers, node_indices, tensor_indices, strict=True):
+                outputs = to_list(layer.get_output_at(node))
+                inputs.append(outputs[tensor])
+            self(inputs)
+
+    def _check_shapes(self, shapes: list[Shape]) -> None:
+        if len(shapes) < 2:
+            raise ValueError(f"Merge {self.name}: needs at least 2 inputs, got {len(shapes)}")
+        if self.mode in _ELEMENTWISE and len({tuple(s) for s in shapes}) > 1:
+            raise ValueError(
+                f"Merge {self.name} (mode {self.mode!r}): all inputs must have the same "
+                f"shape, got {shapes}"
+            )
+        if self.mode == "concat":
+            axis = self.concat_axis % len(shapes[0])
+            reduced = {tuple(s[:axis]) + tuple(s[axis + 1 :]) for s in shapes}
+            if len(reduced) > 1 or len({len(s) for s in shapes}) > 1:
+                raise ValueError(
+                    f"Merge {self.name} (mode 'concat', axis {self.concat_axis}): shapes must "
+                    f"match except on the concatenation axis, got {shapes}"
+                )
+        if self.mode in ("dot", "cos"):
+            if len(shapes) != 2:
+                raise ValueError(
+                    f"Merge {self.name} (mode {self.mode!r}): needs exactly 2 inputs, got "
+                    f"{len(shapes)}"
+                )
+            axes = _normalize_axes(self.dot_axes, shapes)
+            if shapes[0][axes[0]] != shapes[1][axes[1]]:
+                raise ValueError(
+                    f"Merge {self.name} (mode {self.mode!r}): dimension {shapes[0][axes[0]]} "
+                    f"of axis {axes[0]} does not match {shapes[1][axes[1]]} of axis {axes[1]}"
+                )
+
+    def build(self, input_shape: Any) -> None:
+        if not callable(self.mode):
+            self._check_shapes(list(input_shape))
+
+    def get_output_shape_for(self, input_shape: Any) -> Any:
+        shapes = list(input_shape)
+        if callable(self.mode):
+            if callable(self._output_shape):
+                return tuple(self._output_shape(shapes))
+            return (shapes[0][0], *tuple(self._output_shape))
+        if self.mode in _ELEMENTWISE:
+            return tuple(shapes[0])
+        if self.mode == "concat":
+            axis = self.concat_axis % len(shapes[0])
+            sizes = [s[axis] for s in shapes]
+            total = None if any(s is None for s in sizes) else sum(sizes)
+            return (*shapes[0][:axis], total, *shapes[0][axis + 1 :])
+        if self.mode == "cos":
+            return (shapes[0][0], 1)
+        axes = _normalize_axes(self.dot_axes, shapes)
+        first = [d for i, d in enumerate(shapes[0]) if i != axes[0]]
+        second = [d for i, d in enumerate(shapes[1]) if i != axes[1]][1:]
+        shape = (*first, *second)
+        return shape if len(shape) > 1 else (shape[0], 1)
+
+    def call(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
+        mode = self.mode
+        if callable(mode):
+            return mode(inputs, **self.arguments)
+        if mode == "sum":
+            return torch.stack(inputs).sum(0) if len(inputs) > 2 else inputs[0] + inputs[1]
+        if mode == "ave":
+            return torch.stack(inputs).mean(0)
+        if mode == "mul":
+            result = inputs[0]
+            for value in inputs[1:]:
+                result = result * value
+            return result
+        if mode == "max":
+            return torch.stack(inputs).amax(0)
+        if mode == "concat":
+            return torch.cat(inputs, dim=self.concat_axis)
+        axes = _normalize_axes(self.dot_axes, [tuple(t.shape) for t in inputs])
+        if mode == "dot":
+            return batch_dot(inputs[0], inputs[1], axes)
+        a, b = inputs
+        dot = batch_dot(a, b, axes)
+        norms = batch_dot(a, a, [axes[0], axes[0]]) * batch_dot(b, b, [axes[1], axes[1]])
+        return (dot / torch.sqrt(norms).clamp_min(epsilon())).reshape(a.shape[0], 1)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None or all(m is None for m in to_list(mask)):
+            return None
+        if callable(self.output_mask):
+            return self.output_mask(mask)
+        if self.output_mask is not None:
+            return self.output_mask
+        if self.mode == "max":
+            raise TypeError(f"Merge {self.name}: mode 'max' cannot merge masked inputs")
+        if self.mode in ("dot", "cos"):
+            return None
+        present = [m for m in mask if m is not None]
+        result = present[0]
+        for other in present[1:]:
+            result = result & other
+        return result
+
+    def output_masked(self, inputs_masked: list[bool]) -> bool:
+        if not any(inputs_masked) or self.mode in ("dot", "cos"):
+            return False
+        return super().output_masked(inputs_masked)
+
+    def get_config(self) -> dict[str, Any]:
+        if callable(self.mode):
+            raise NotImplementedError(
+                f"Merge {self.name}: a function mode cannot be serialized yet"
+            )
+        config = {
+            "name": self.name,
+            "mode": self.mode,
+            "mode_type": "raw",
+            "concat_axis": self.concat_axis,
+            "dot_axes": self.dot_axes,
+            "output_shape": self._output_shape,
+            "output_shape_type": "raw",
+            "output_mask": self.output_mask,
+            "output_mask_type": "raw",
+            "arguments": self.arguments,
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Merge:
+        config = {k: v for k, v in config.items() if not k.endswith("_type")}
+        config.pop("trainable", None)
+        return cls(**config)
+
+
+def merge(
+    inputs: list[Any],
+    mode: str | Callable[..., Any] = "sum",
+    concat_axis: int = -1,
+    dot_axes: int | list[int] = -1,
+    output_shape: Any = None,
+    output_mask: Any = None,
+    arguments: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Any:
+    """The functional form: merge a list of symbolic (or real) tensors."""
+    layer = Merge(
+        mode=mode,
+        concat_axis=concat_axis,
+        dot_axes=dot_axes,
+        output_shape=output_shape,
+        output_mask=output_mask,
+        arguments=arguments,
+        name=name,
+    )
+    return layer(inputs)

@@ -1,0 +1,229 @@
+"""The optimizer protocol the training loop drives, and the adapter for torch.optim.
+
+A Keras optimizer is built with hyperparameters only (``SGD(lr=0.1)``) and
+meets its parameters at ``model.compile``, which calls :meth:`Optimizer.bind`.
+The loop then calls :meth:`zero_grad` and :meth:`step` once per batch.
+lamella-optimizers subclasses :class:`Optimizer` with Keras 1's update rules;
+:class:`TorchOptimizer` lets any ``torch.optim`` optimizer train a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+Params = list[torch.nn.Parameter]
+
+
+def hyperparameter(value: float) -> torch.Tensor:
+    """A 0-d CPU tensor: ``K.get_value``/``K.set_value`` read and change it in place."""
+    return torch.tensor(float(value), dtype=torch.float64)
+
+
+class Optimizer:
+    """Base class of lamella optimizers.
+
+    Subclasses implement :meth:`build` (create their state for ``self.params``)
+    and :meth:`apply_updates` (one update from the gradients, after clipping),
+    and list their state in :attr:`weights` in Keras's saved order.
+    """
+
+    def __init__(self, clipnorm: float | None = None, clipvalue: float | None = None, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) "
+                f"{', '.join(sorted(kwargs))}; optimizers accept only their "
+                "hyperparameters, clipnorm and clipvalue"
+            )
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.params: Params = []
+        self.iterations = hyperparameter(0)
+
+    # -- lifecycle used by the training loop ----------------------------------------
+
+    def bind(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Attach the parameters to train (done by ``model.compile``)."""
+        self.params = list(params)
+        self.build()
+
+    def build(self) -> None:
+        """Create per-parameter state; the base class has none."""
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        params = [p for p in self.params if p.grad is not None]
+        if not params:
+            return
+        grads = [p.grad for p in params]
+        self.clip_gradients(grads)
+        self.apply_updates(params, grads)
+
+    def apply_updates(self, params: Params, grads: list[torch.Tensor]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement apply_updates")
+
+    def clip_gradients(self, grads: list[torch.Tensor]) -> None:
+        """Keras 1 clipping: by the global norm over all gradients, then by value."""
+        if self.clipnorm is not None and self.clipnorm > 0:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            scale = torch.where(norm >= self.clipnorm, self.clipnorm / norm, 1.0)
+            torch._foreach_mul_(grads, scale.to(grads[0].dtype))
+        if self.clipvalue is not None and self.clipvalue > 0:
+            torch._foreach_clamp_min_(grads, -self.clipvalue)
+            torch._foreach_clamp_max_(grads, self.clipvalue)
+
+    # -- learning rate ------------------------------------------------------------
+
+    @property
+    def lr(self) -> torch.Tensor:
+        """The learning rate as a tensor (``K.set_value(opt.lr, 0.01)`` changes it)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | torch.Tensor) -> None:
+        if isinstance(value, torch.Tensor):
+            self._lr = value
+        elif hasattr(self, "_lr"):
+            self._lr.fill_(float(value))
+        else:
+            self._lr = hyperparameter(value)
+
+    # -- state and configuration -------------------------------------------------
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """The optimizer's state in Keras's saved order (``iterations`` first where saved)."""
+        return []
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        own = self.weights
+        if len(own) != len(weights):
+            raise ValueError(
+                f"{type(self).__name__}.set_weights: expected {len(own)} arrays "
+                f"(the optimizer state for {len(self.params)} parameters), got {len(weights)}"
+            )
+        with torch.no_grad():
+            for target, value in zip(own, weights, strict=True):
+                value = np.asarray(value)
+                if tuple(target.shape) != value.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.set_weights: an array of shape "
+                        f"{value.shape} cannot replace state of shape {tuple(target.shape)}"
+                    )
+                target.copy_(torch.as_tensor(value, dtype=target.dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if self.clipnorm is not None:
+            config["clipnorm"] = self.clipnorm
+        if self.clipvalue is not None:
+            config["clipvalue"] = self.clipvalue
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        return cls(**config)
+
+
+class TorchOptimizer(Optimizer):
+    """Drives a ``torch.optim`` optimizer, given as a class (built at bind) or an instance."""
+
+    def __init__(
+        self,
+        optimizer: type[torch.optim.Optimizer] | torch.optim.Optimizer,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(clipnorm=clipnorm, clipvalue=clipvalue)
+        if isinstance(optimizer, torch.optim.Optimizer):
+            if kwargs:
+                raise TypeError(
+                    "TorchOptimizer: keyword arguments apply only when a torch.optim "
+                    f"class is given, not an instance; got {', '.join(sorted(kwargs))}"
+                )
+            self.torch_optimizer: torch.optim.Optimizer | None = optimizer
+            self.torch_class: type[torch.optim.Optimizer] = type(optimizer)
+            self.kwargs = {}
+            self.lr = optimizer.param_groups[0].get("lr", 0.0)
+        elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+            self.torch_optimizer = None
+            self.torch_class = optimizer
+            self.kwargs = kwargs
+        else:
+            raise TypeError(
+                "TorchOptimizer expects a torch.optim.Optimizer class or instance, "
+                f"got {optimizer!r}"
+            )
+        self._lr_version = -1
+
+    def bind(self, params: Iterable[torch.nn.Parameter]) -> None:
+        self.params = list(params)
+        if self.torch_optimizer is None:
+            self.torch_optimizer = self.torch_class(self.params, **self.kwargs)
+            self.lr = self.torch_optimizer.param_groups[0].get("lr", 0.0)
+        else:
+            given = {id(p) for g in self.torch_optimizer.param_groups for p in g["params"]}
+            missing = [p for p in self.params if id(p) not in given]
+            if missing:
+                raise ValueError(
+                    f"The {self.torch_class.__name__} instance passed to compile() does not "
+                    f"hold {len(missing)} of the model's {len(self.params)} trainable weights; "
+                    "build it from model.parameters(), or pass the class instead"
+                )
+        self._lr_version = self.lr._version
+
+    def zero_grad(self) -> None:
+        assert self.torch_optimizer is not None
+        self.torch_optimizer.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        assert self.torch_optimizer is not None, "compile() the model before training"
+        if self.clipnorm or self.clipvalue:
+            grads = [p.grad for p in self.params if p.grad is not None]
+            if grads:
+                self.clip_gradients(grads)
+        if self.lr._version != self._lr_version:  # K.set_value changed it in place
+            for group in self.torch_optimizer.param_groups:
+                group["lr"] = float(self.lr)
+            self._lr_version = self.lr._version
+        self.torch_optimizer.step()
+        self.iterations += 1
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        if self.torch_optimizer is None:
+            return []
+        state = self.torch_optimizer.state
+        found: list[torch.Tensor] = []
+        for p in self.params:
+            for _, value in sorted(state.get(p, {}).items()):
+                if isinstance(value, torch.Tensor):
+                    found.append(value)
+        return found
+
+    def get_config(self) -> dict[str, Any]:
+        defaults = dict(self.torch_optimizer.defaults) if self.torch_optimizer else {}
+        defaults.update(self.kwargs)
+        plain = {k: v for k, v in defaults.items() if isinstance(v, (int, float, bool, str))}
+        return {"torch_class": self.torch_class.__name__, **plain, **super().get_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TorchOptimizer:
+        config = dict(config)
+        name = config.pop("torch_class")
+        torch_class = getattr(torch.optim, name, None)
+        if not (isinstance(torch_class, type) and issubclass(torch_class, torch.optim.Optimizer)):
+            raise ValueError(f"{name!r} is not an optimizer class of torch.optim")
+        return cls(torch_class, **config)

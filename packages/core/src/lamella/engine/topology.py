@@ -1,0 +1,568 @@
+"""Layers and the symbolic graph they build: the Keras 1 ``Layer`` on ``torch.nn.Module``.
+
+A layer called on a :class:`KerasTensor` (what ``Input`` returns) builds its
+weights from the known input shape and returns new symbolic tensors, so shapes,
+``summary()`` and ``count_params()`` are known before any data is seen.  Called
+on a ``torch.Tensor`` it computes.  Each symbolic call is recorded as a
+:class:`Node`; models read those nodes to order their layers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lamella.backend.config import floatx
+from lamella.backend.state import get_uid
+
+Shape = tuple[int | None, ...]
+
+
+def to_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def unpack_singleton(xs: Sequence[Any]) -> Any:
+    return xs[0] if len(xs) == 1 else list(xs)
+
+
+class KerasTensor:
+    """A symbolic tensor: its shape (batch first, ``None`` where unknown) and origin.
+
+    ``masked`` records whether a mask may travel with it (after
+    ``Embedding(mask_zero=True)`` or ``Masking``), so layers that cannot take a
+    mask are reported when the model is built, not at the first batch.
+    """
+
+    __slots__ = ("dtype", "layer", "masked", "node_index", "shape", "tensor_index")
+
+    def __init__(
+        self,
+        shape: Shape,
+        dtype: str,
+        layer: Layer,
+        node_index: int,
+        tensor_index: int,
+        masked: bool = False,
+    ):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.layer = layer
+        self.node_index = node_index
+        self.tensor_index = tensor_index
+        self.masked = masked
+
+    @property
+    def _keras_shape(self) -> Shape:
+        return self.shape
+
+    @property
+    def _keras_history(self) -> tuple[Layer, int, int]:
+        return (self.layer, self.node_index, self.tensor_index)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer.name}[{self.node_index}][{self.tensor_index}]"
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor {self.name} shape={self.shape} dtype={self.dtype}>"
+
+
+def is_symbolic(x: Any) -> bool:
+    return any(isinstance(t, KerasTensor) for t in to_list(x))
+
+
+class Node:
+    """One call of ``outbound_layer`` on symbolic tensors."""
+
+    def __init__(
+        self,
+        outbound_layer: Layer,
+        input_tensors: list[KerasTensor],
+        output_tensors: list[KerasTensor],
+    ):
+        self.outbound_layer = outbound_layer
+        self.input_tensors = input_tensors
+        self.output_tensors = output_tensors
+
+    @property
+    def inbound_layers(self) -> list[Layer]:
+        return [t.layer for t in self.input_tensors]
+
+    @property
+    def input_shapes(self) -> list[Shape]:
+        return [t.shape for t in self.input_tensors]
+
+    @property
+    def output_shapes(self) -> list[Shape]:
+        return [t.shape for t in self.output_tensors]
+
+
+class InputSpec:
+    """What a layer accepts: ``ndim`` as an int or ``'2+'``, optionally dtype and shape."""
+
+    def __init__(
+        self, dtype: str | None = None, shape: Shape | None = None, ndim: int | str | None = None
+    ):
+        self.dtype = dtype
+        self.shape = shape
+        self.ndim = len(shape) if shape is not None else ndim
+
+    def check(self, layer: Layer, shape: Shape) -> None:
+        ndim = self.ndim
+        if isinstance(ndim, str):
+            least = int(ndim.rstrip("+"))
+            if len(shape) < least:
+                raise ValueError(
+                    f"Input of layer {layer.name} ({type(layer).__name__}) must have at least "
+                    f"{least} dimensions (batch included), got shape {shape}"
+                )
+        elif ndim is not None and len(shape) != ndim:
+            raise ValueError(
+                f"Input of layer {layer.name} ({type(layer).__name__}) must have {ndim} "
+                f"dimensions (batch included), got shape {shape}"
+            )
+        if self.shape is not None:
+            for expected, got in zip(self.shape, shape, strict=True):
+                if expected is not None and got is not None and expected != got:
+                    raise ValueError(
+                        f"Input of layer {layer.name} ({type(layer).__name__}) must have "
+                        f"shape {self.shape}, got {shape}"
+                    )
+
+
+_LAYER_KWARGS = frozenset({"input_shape", "batch_input_shape", "input_dtype", "name", "trainable"})
+
+
+class Layer(nn.Module):
+    """Base class of every layer, with the Keras 1 protocol for custom layers.
+
+    Subclasses override ``build(input_shape)`` to make weights (with
+    ``add_weight``, or an initializer and ``self.trainable_weights = [...]``),
+    ``call(x, mask=None)`` for the maths, and ``get_output_shape_for(input_shape)``
+    when the shape changes.  Attributes may be set before ``super().__init__``.
+    """
+
+    def __init__(self, **kwargs: Any):
+        unknown = set(kwargs) - _LAYER_KWARGS
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: keyword argument(s) not understood: "
+                f"{', '.join(sorted(unknown))}"
+            )
+        nn.Module.__init__(self)
+        for attribute, default in (
+            ("input_spec", None),
+            ("supports_masking", False),
+            ("uses_learning_phase", False),
+            ("stateful", False),
+            ("activity_regularizer", None),
+        ):
+            if not hasattr(self, attribute):
+                object.__setattr__(self, attribute, default)
+        pre_trainable = self.__dict__.pop("_pending_trainable", None)
+        pre_non_trainable = self.__dict__.pop("_pending_non_trainable", None)
+        self._trainable_weights: list[torch.Tensor] = []
+        self._non_trainable_weights: list[torch.Tensor] = []
+        self._weight_regularizers: list[tuple[torch.Tensor, Any]] = []
+        self.constraints: dict[torch.Tensor, Any] = {}
+        self.inbound_nodes: list[Node] = []
+        self.outbound_nodes: list[Node] = []
+        self.built = False
+        self._initial_weights: list[np.ndarray] | None = getattr(self, "_initial_weights", None)
+        name = kwargs.get("name")
+        if not name:
+            prefix = type(self).__name__.lower()
+            name = f"{prefix}_{get_uid(prefix)}"
+        self.name = name
+        self._trainable = bool(kwargs.get("trainable", True))
+        batch_input_shape = kwargs.get("batch_input_shape")
+        if batch_input_shape is None and kwargs.get("input_shape") is not None:
+            batch_input_shape = (None, *tuple(kwargs["input_shape"]))
+        self.batch_input_shape: Shape | None = (
+            tuple(batch_input_shape) if batch_input_shape is not None else None
+        )
+        self.input_dtype: str = kwargs.get("input_dtype") or getattr(
+            self, "default_input_dtype", floatx()
+        )
+        if pre_trainable is not None:
+            self.trainable_weights = pre_trainable
+        if pre_non_trainable is not None:
+            self.non_trainable_weights = pre_non_trainable
+
+    # -- the protocol subclasses implement ------------------------------------------
+
+    def build(self, input_shape: Shape | list[Shape]) -> None:
+        """Create the weights; called once, with the input shape (batch first)."""
+
+    def call(self, x: Any, mask: Any = None) -> Any:
+        """The layer's maths on real tensors."""
+        return x
+
+    def get_output_shape_for(self, input_shape: Any) -> Any:
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return self.compute_output_shape(input_shape)
+        return input_shape
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Keras 2's name for :meth:`get_output_shape_for`."""
+        return self.get_output_shape_for(input_shape)
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        if not self.supports_masking:
+            if mask is not None and any(m is not None for m in to_list(mask)):
+                raise TypeError(self._mask_refusal())
+            return None
+        return mask
+
+    def output_masked(self, inputs_masked: list[bool]) -> bool:
+        """Whether a mask may leave this layer, given which inputs may carry one.
+
+        Layers that make a mask (Embedding, Masking) override this; the default
+        passes masks through layers that support them and refuses them otherwise.
+        """
+        if not any(inputs_masked):
+            return type(self).compute_mask is not Layer.compute_mask
+        if not self.supports_masking:
+            raise TypeError(self._mask_refusal())
+        return True
+
+    def _mask_refusal(self) -> str:
+        return (
+            f"Layer {self.name} ({type(self).__name__}) does not support masking, but was "
+            "passed an input mask (from Embedding(mask_zero=True) or Masking upstream)"
+        )
+
+    # -- weights ----------------------------------------------------------------------
+
+    def add_weight(
+        self,
+        shape: Sequence[int],
+        initializer: Any,
+        name: str | None = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+        constraint: Any = None,
+    ) -> torch.Tensor:
+        """Create, register and return a weight named ``<layer>_<name>``."""
+        from lamella import constraints as constraint_module
+        from lamella import initializers, regularizers
+
+        key = name or f"weight_{len(self._trainable_weights) + len(self._non_trainable_weights)}"
+        init = initializers.get(initializer)
+        value = init(tuple(int(s) for s in shape), name=f"{self.name}_{key}")
+        if trainable:
+            weight = value if isinstance(value, nn.Parameter) else nn.Parameter(value)
+            weight.requires_grad_(self._trainable)
+            self.register_parameter(key, weight)
+            self._trainable_weights.append(weight)
+        else:
+            weight = value.detach().clone() if isinstance(value, nn.Parameter) else value
+            self.register_buffer(key, weight)
+            weight = getattr(self, key)
+            self._non_trainable_weights.append(weight)
+        weight._keras_name = f"{self.name}_{key}"
+        if regularizer is not None:
+            self._weight_regularizers.append((weight, regularizers.get(regularizer)))
+        if constraint is not None:
+            self.constraints[weight] = constraint_module.get(constraint)
+        return weight
+
+    def _adopt(self, weights: Sequence[torch.Tensor], trainable: bool) -> list[torch.Tensor]:
+        """Register weights assigned by a custom layer (``self.trainable_weights = [...]``)."""
+        known = {id(t) for t in self.parameters(recurse=False)} | {
+            id(t) for t in self.buffers(recurse=False)
+        }
+        adopted = []
+        for index, weight in enumerate(weights):
+            if id(weight) not in known:
+                base = getattr(weight, "_keras_name", None) or f"weight_{index}"
+                key = base[len(self.name) + 1 :] if base.startswith(self.name + "_") else base
+                key = key.replace(".", "_")
+                while key in self._parameters or key in self._buffers:
+                    key += "_"
+                if trainable or isinstance(weight, nn.Parameter):
+                    if not isinstance(weight, nn.Parameter):
+                        weight = nn.Parameter(weight)
+                    self.register_parameter(key, weight)
+                else:
+                    self.register_buffer(key, weight)
+                if not hasattr(weight, "_keras_name"):
+                    weight._keras_name = f"{self.name}_{key}"
+            adopted.append(weight)
+        return adopted
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for weight in self._trainable_weights:
+            weight.requires_grad_(self._trainable)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self) -> list[Layer]:
+        return []
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        if not self._trainable:
+            return []
+        own = list(self._trainable_weights)
+        for layer in self._sublayers():
+            own.extend(w for w in layer.trainable_weights if all(w is not o for o in own))
+        return own
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights: Sequence[torch.Tensor]) -> None:
+        if "_parameters" not in self.__dict__:  # assigned before super().__init__
+            object.__setattr__(self, "_pending_trainable", list(weights))
+            return
+        self._trainable_weights = self._adopt(weights, trainable=True)
+        for weight in self._trainable_weights:
+            weight.requires_grad_(self._trainable)
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        own = list(self._non_trainable_weights)
+        if not self._trainable:
+            own = list(self._trainable_weights) + own
+        for layer in self._sublayers():
+            own.extend(w for w in layer.non_trainable_weights if all(w is not o for o in own))
+        return own
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights: Sequence[torch.Tensor]) -> None:
+        if "_parameters" not in self.__dict__:
+            object.__setattr__(self, "_pending_non_trainable", list(weights))
+            return
+        self._non_trainable_weights = self._adopt(weights, trainable=False)
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return self.trainable_weights + self.non_trainable_weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as numpy arrays, in Keras's order (trainable first)."""
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        own = self.weights
+        if len(own) != len(weights):
+            raise ValueError(
+                f"Layer {self.name} ({type(self).__name__}) has {len(own)} weight arrays "
+                f"but set_weights got {len(weights)}"
+            )
+        with torch.no_grad():
+            for index, (target, value) in enumerate(zip(own, weights, strict=True)):
+                value = np.asarray(value)
+                if tuple(target.shape) != value.shape:
+                    raise ValueError(
+                        f"Layer {self.name} ({type(self).__name__}): weight {index} "
+                        f"({getattr(target, '_keras_name', '?')}) has shape "
+                        f"{tuple(target.shape)}, set_weights got shape {value.shape}"
+                    )
+                target.copy_(torch.as_tensor(value, dtype=target.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise RuntimeError(
+                f"Layer {self.name} is not built yet: call it on an input (or add it to a "
+                "model) so its weights exist"
+            )
+        return sum(int(w.numel()) for w in self.weights)
+
+    def penalties(self) -> list[torch.Tensor]:
+        """Weight regularization penalties of this layer (added to the training loss)."""
+        return [regularizer(weight) for weight, regularizer in self._weight_regularizers]
+
+    # -- configuration ----------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = list(self.batch_input_shape)
+            config["input_dtype"] = self.input_dtype
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    # -- calling ----------------------------------------------------------------------
+
+    def __call__(self, x: Any, mask: Any = None, **kwargs: Any) -> Any:
+        if is_symbolic(x):
+            return self._call_symbolic(x)
+        if not self.built:
+            shapes = [(None, *t.shape[1:]) for t in to_list(x)]
+            self.build(unpack_singleton(shapes))
+            self._finish_build()
+        return nn.Module.__call__(self, x, mask, **kwargs)
+
+    def forward(self, x: Any, mask: Any = None) -> Any:
+        if mask is not None and self._call_takes_mask():
+            return self.call(x, mask)
+        return self.call(x)
+
+    def _call_takes_mask(self) -> bool:
+        takes = self.__dict__.get("_takes_mask")
+        if takes is None:
+            takes = "mask" in inspect.signature(self.call).parameters
+            self.__dict__["_takes_mask"] = takes
+        return takes
+
+    def _finish_build(self) -> None:
+        self.built = True
+        if self._initial_weights is not None:
+            weights, self._initial_weights = self._initial_weights, None
+            self.set_weights(weights)
+
+    def _call_symbolic(self, x: Any) -> Any:
+        inputs = to_list(x)
+        for tensor in inputs:
+            if not isinstance(tensor, KerasTensor):
+                raise TypeError(
+                    f"Layer {self.name} was called on a mix of symbolic and real tensors: "
+                    f"got {type(tensor).__name__}"
+                )
+        shapes = [t.shape for t in inputs]
+        shape_arg = unpack_singleton(shapes)
+        if self.input_spec is not None:
+            specs = to_list(self.input_spec)
+            for spec, shape in zip(specs, shapes, strict=False):
+                if spec is not None:
+                    spec.check(self, shape)
+        if not self.built:
+            self.build(shape_arg)
+            self._finish_build()
+        output_shape = self.get_output_shape_for(shape_arg)
+        masked = self.output_masked([t.masked for t in inputs])
+        node_index = len(self.inbound_nodes)
+        many = isinstance(output_shape, list)
+        output_shapes = output_shape if many else [output_shape]
+        outputs = [
+            KerasTensor(tuple(s), floatx(), self, node_index, i, masked)
+            for i, s in enumerate(output_shapes)
+        ]
+        node = Node(self, inputs, outputs)
+        self.inbound_nodes.append(node)
+        for tensor in inputs:
+            tensor.layer.outbound_nodes.append(node)
+        return outputs if many else outputs[0]
+
+    # -- graph properties ---------------------------------------------------------------
+
+    def _node(self, index: int, what: str) -> Node:
+        if not self.inbound_nodes:
+            raise AttributeError(
+                f"Layer {self.name} has no {what} yet: it has not been called on an input"
+            )
+        if len(self.inbound_nodes) > 1 and index is None:
+            raise AttributeError(
+                f"Layer {self.name} has been called {len(self.inbound_nodes)} times; use "
+                f"get_{what}_at(node_index)"
+            )
+        return self.inbound_nodes[index or 0]
+
+    def get_input_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "input").input_tensors)
+
+    def get_output_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "output").output_tensors)
+
+    def get_input_shape_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "input").input_shapes)
+
+    def get_output_shape_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "output").output_shapes)
+
+    @property
+    def input(self) -> Any:
+        return unpack_singleton(self._node(None, "input").input_tensors)
+
+    @property
+    def output(self) -> Any:
+        return unpack_singleton(self._node(None, "output").output_tensors)
+
+    @property
+    def input_shape(self) -> Any:
+        if not self.inbound_nodes and self.batch_input_shape is not None:
+            return self.batch_input_shape
+        return unpack_singleton(self._node(None, "input").input_shapes)
+
+    @property
+    def output_shape(self) -> Any:
+        return unpack_singleton(self._node(None, "output").output_shapes)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+class InputLayer(Layer):
+    """The layer behind ``Input()``: it has no weights and one node, with no inputs."""
+
+    def __init__(
+        self,
+        input_shape: Shape | None = None,
+        batch_input_shape: Shape | None = None,
+        input_dtype: str | None = None,
+        name: str | None = None,
+        sparse: bool = False,
+    ):
+        if name is None:
+            name = f"input_{get_uid('input')}"
+        if batch_input_shape is None:
+            if input_shape is None:
+                raise ValueError(
+                    "InputLayer needs input_shape or batch_input_shape (the shape of one "
+                    "sample, or of a batch)"
+                )
+            batch_input_shape = (None, *tuple(input_shape))
+        super().__init__(
+            name=name, batch_input_shape=tuple(batch_input_shape), input_dtype=input_dtype
+        )
+        self.sparse = sparse
+        self.built = True
+        tensor = KerasTensor(self.batch_input_shape, self.input_dtype, self, 0, 0)
+        self.inbound_nodes.append(Node(self, [], [tensor]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "batch_input_shape": list(self.batch_input_shape),
+            "input_dtype": self.input_dtype,
+            "sparse": self.sparse,
+            "name": self.name,
+        }
+
+
+def Input(
+    shape: Shape | None = None,
+    batch_shape: Shape | None = None,
+    name: str | None = None,
+    dtype: str | None = None,
+    sparse: bool = False,
+    tensor: Any = None,
+) -> KerasTensor:
+    """A symbolic input: the start of a functional model."""
+    if tensor is not None:
+        raise NotImplementedError("Input(tensor=...) is not supported: pass shape instead")
+    if shape is None and batch_shape is None:
+        raise ValueError("Input() needs shape= (without the batch axis) or batch_shape=")
+    layer = InputLayer(
+        input_shape=shape, batch_input_shape=batch_shape, input_dtype=dtype, name=name,
+        sparse=sparse,
+    )
+    return layer.inbound_nodes[0].output_tensors[0]

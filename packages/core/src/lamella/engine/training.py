@@ -1,0 +1,512 @@
+"""``Model``: a container that trains, with Keras 1's compile/fit/evaluate/predict.
+
+The loop is written the way a careful PyTorch user writes one by hand: data is
+moved to the device once per call, batches are index slices of device tensors,
+shuffling is a ``torch.randperm``, and losses and metrics accumulate on the
+device until something must print them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamella.backend.config import device as default_device
+from lamella.backend.state import learning_phase_scope
+from lamella.callbacks import (
+    BaseLogger,
+    Callback,
+    CallbackList,
+    EpochStats,
+    History,
+    ProgbarLogger,
+)
+from lamella.engine import data as data_utils
+from lamella.engine.container import Container
+from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
+from lamella.engine.optimizer import Optimizer
+from lamella.utils.generic_utils import Progbar
+
+Arrays = Any
+Batch = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]
+
+
+def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, count, batch_size):
+        yield start, min(start + batch_size, count)
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+class Model(Container):
+    """A graph of layers that can be compiled and trained (``Model(input=..., output=...)``)."""
+
+    # -- compile ----------------------------------------------------------------------
+
+    def compile(  # type: ignore[override]
+        self,
+        optimizer: Any,
+        loss: Any,
+        metrics: Sequence[Any] | Mapping[str, Any] | None = None,
+        loss_weights: Sequence[float] | Mapping[str, float] | None = None,
+        sample_weight_mode: str | Mapping[str, str] | None = None,
+        device: str | torch.device | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Choose the optimizer, loss(es) and metrics; move the model to its device.
+
+        ``device`` overrides the device policy (CUDA when torch sees one, else CPU,
+        or ``LAMELLA_DEVICE``); a model you already moved with ``.to()`` stays there.
+        """
+        from lamella import optimizers
+
+        if "class_mode" in kwargs:
+            kwargs.pop("class_mode")
+            warnings.warn(
+                "compile: class_mode is deprecated in Keras 1 and ignored", stacklevel=2
+            )
+        if kwargs:
+            raise TypeError(
+                f"compile: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
+            )
+        if not self.outputs:
+            raise RuntimeError(f"Model {self.name} has no layers yet: add layers before compile")
+        self.objectives: list[OutputObjective] = build_objectives(
+            self.output_names,
+            self.internal_output_shapes,
+            loss,
+            metrics,
+            loss_weights,
+            sample_weight_mode,
+        )
+        self.loss = loss
+        self.metrics = metrics
+        self.loss_weights = loss_weights
+        self.sample_weight_mode = sample_weight_mode
+        self.metrics_names = metrics_names(self.objectives)
+        self._place(device)
+        self.optimizer: Optimizer = optimizers.get(optimizer)
+        trainable = sorted(self.trainable_weights, key=lambda w: getattr(w, "_keras_name", ""))
+        self.optimizer.bind(trainable)
+        self._constraints = [
+            (weight, constraint)
+            for layer in self._all_layers()
+            for weight, constraint in layer.constraints.items()
+        ]
+        self._has_penalties = any(layer._weight_regularizers for layer in self._all_layers())
+        self.stop_training = False
+
+    def _all_layers(self) -> list[Any]:
+        found, pending = [], list(self.layers)
+        while pending:
+            layer = pending.pop(0)
+            found.append(layer)
+            pending.extend(getattr(layer, "_sublayers", lambda: [])())
+        return found
+
+    def _place(self, device: str | torch.device | None) -> None:
+        current = self.device
+        if device is not None:
+            self.to(torch.device(device))
+        elif current.type == "cpu" and default_device().type != "cpu":
+            self.to(default_device())
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's weights (the configured device if it has none)."""
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return default_device()
+
+    def _require_compiled(self, what: str) -> None:
+        if not hasattr(self, "objectives"):
+            raise RuntimeError(
+                f"You must compile model {self.name} before {what}: call "
+                "model.compile(optimizer, loss)"
+            )
+
+    # -- data ---------------------------------------------------------------------------
+
+    def _inputs(self, x: Arrays, device: torch.device) -> list[torch.Tensor]:
+        values = data_utils.as_list(x, self.input_names, "input")
+        tensors = [
+            data_utils.to_tensor(v, f"input {name}", t.dtype, device)
+            for v, name, t in zip(values, self.input_names, self.inputs, strict=True)
+        ]
+        data_utils.check_shapes(tensors, self.input_names, self.internal_input_shapes, "input")
+        return tensors
+
+    def _targets(self, y: Arrays, device: torch.device) -> list[torch.Tensor]:
+        values = data_utils.as_list(y, self.output_names, "target")
+        tensors = []
+        for value, objective in zip(values, self.objectives, strict=True):
+            name = f"target {objective.output_name}"
+            if objective.sparse:
+                tensor = data_utils.class_indices(value, name, objective.output_shape[-1], device)
+            else:
+                tensor = data_utils.to_tensor(value, name, None, device)
+            self._check_target(tensor, objective)
+            tensors.append(tensor)
+        return tensors
+
+    @staticmethod
+    def _check_target(target: torch.Tensor, objective: OutputObjective) -> None:
+        shape = objective.output_shape
+        name = objective.output_name
+        if objective.sparse:
+            fits = target.dim() in (len(shape) - 1, len(shape)) and (
+                target.dim() == len(shape) - 1 or target.shape[-1] == 1
+            )
+            expected = f"class indices of shape {(*shape[:-1], 1)}"
+        else:
+            fits = target.dim() == len(shape) and all(
+                e is None or e == g for e, g in zip(shape[1:], target.shape[1:], strict=True)
+            )
+            expected = f"shape {shape}"
+        if not fits:
+            loss_name = getattr(objective.loss, "__name__", "the loss")
+            hint = ""
+            if loss_name == "categorical_crossentropy" and target.dim() >= 1 and (
+                target.dim() == 1 or target.shape[-1] == 1
+            ):
+                hint = (
+                    "; for integer class labels use loss='sparse_categorical_crossentropy' "
+                    "or one-hot them with lamella.utils.np_utils.to_categorical"
+                )
+            raise ValueError(
+                f"Error when checking model target: output {name} with loss {loss_name} "
+                f"expects {expected}, but got an array with shape {tuple(target.shape)}{hint}"
+            )
+
+    def _weights(
+        self,
+        sample_weight: Arrays,
+        class_weight: Any,
+        targets: list[torch.Tensor],
+        device: torch.device,
+    ) -> list[torch.Tensor | None]:
+        given = data_utils.as_list(sample_weight, self.output_names, "sample_weight",
+                                   allow_none=True)
+        classes = (
+            data_utils.as_list(class_weight, self.output_names, "class_weight", allow_none=True)
+            if isinstance(class_weight, Mapping)
+            and set(class_weight) <= set(self.output_names)
+            and class_weight
+            else [class_weight] * len(self.output_names)
+        )
+        weights: list[torch.Tensor | None] = []
+        for value, per_class, target, objective in zip(
+            given, classes, targets, self.objectives, strict=True
+        ):
+            if value is not None:
+                tensor = data_utils.to_tensor(value, "sample_weight", None, device)
+                if objective.temporal and tensor.dim() != 2:
+                    raise ValueError(
+                        "sample_weight_mode='temporal' needs 2D sample weights "
+                        f"(samples, timesteps), got shape {tuple(tensor.shape)}"
+                    )
+                if not objective.temporal and tensor.dim() != 1:
+                    raise ValueError(
+                        "sample_weight must be 1D (one weight per sample) unless compile() "
+                        f"got sample_weight_mode='temporal'; got shape {tuple(tensor.shape)}"
+                    )
+                weights.append(tensor)
+            elif per_class:
+                weights.append(data_utils.class_weights_to_samples(target, per_class))
+            else:
+                weights.append(None)
+        return weights
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def _forward(self, inputs: list[torch.Tensor]) -> tuple[list[Any], list[Any]]:
+        if self._masked:
+            return self.run_masked(inputs)
+        return self.run(inputs), [None] * len(self.outputs)
+
+    def _penalties(self) -> list[torch.Tensor]:
+        found = self.penalties() if self._has_penalties else []
+        found.extend(self.activity_penalties())
+        return found
+
+    def _train_step(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
+                    weights: list[torch.Tensor | None]) -> torch.Tensor:
+        self.optimizer.zero_grad()
+        outputs, masks = self._forward(inputs)
+        total, values = compute(self.objectives, outputs, targets, weights, masks,
+                                self._penalties())
+        total.backward()
+        self.optimizer.step()
+        if self._constraints:
+            with torch.no_grad():
+                for weight, constraint in self._constraints:
+                    weight.copy_(constraint(weight))
+        return values
+
+    def _test_step(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
+                   weights: list[torch.Tensor | None]) -> torch.Tensor:
+        outputs, masks = self._forward(inputs)
+        penalties = self.penalties() if self._has_penalties else []
+        return compute(self.objectives, outputs, targets, weights, masks, penalties)[1]
+
+    # -- public training API ---------------------------------------------------------
+
+    def fit(
+        self,
+        x: Arrays = None,
+        y: Arrays = None,
+        batch_size: int = 32,
+        nb_epoch: int = 10,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, ...] | None = None,
+        shuffle: bool | str = True,
+        class_weight: Mapping[Any, Any] | None = None,
+        sample_weight: Arrays = None,
+        initial_epoch: int = 0,
+        **kwargs: Any,
+    ) -> History:
+        """Train for ``nb_epoch`` epochs (``epochs=`` is accepted too); returns a History."""
+        if "epochs" in kwargs:
+            nb_epoch = kwargs.pop("epochs")
+        if kwargs.pop("show_accuracy", None) is not None:
+            warnings.warn("fit: show_accuracy is deprecated; use metrics=['accuracy']",
+                          stacklevel=2)
+        if kwargs:
+            raise TypeError(f"fit: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+        self._require_compiled("training")
+        batch_size = _check_batch_size(batch_size)
+        if shuffle not in (True, False, "batch"):
+            raise ValueError(f"fit: shuffle must be True, False or 'batch', got {shuffle!r}")
+        device = self.device
+        inputs = self._inputs(x, device)
+        targets = self._targets(y, device)
+        weights = self._weights(sample_weight, class_weight, targets, device)
+        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        validation = None
+        if validation_data is not None:
+            if len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be (x, y) or (x, y, sample_weight), got a tuple of "
+                    f"{len(validation_data)}"
+                )
+            val_x, val_y, *rest = validation_data
+            val_inputs = self._inputs(val_x, device)
+            val_targets = self._targets(val_y, device)
+            val_weights = self._weights(rest[0] if rest else None, None, val_targets, device)
+            data_utils.check_lengths({"validation input": val_inputs,
+                                      "validation target": val_targets})
+            validation = (val_inputs, val_targets, val_weights)
+        elif validation_split:
+            groups = [*inputs, *targets, *weights]
+            head, tail = data_utils.split_tail(groups, validation_split)
+            n_in, n_out = len(inputs), len(targets)
+            inputs, targets, weights = head[:n_in], head[n_in:n_in + n_out], head[n_in + n_out:]
+            validation = (tail[:n_in], tail[n_in:n_in + n_out], tail[n_in + n_out:])
+        return self._fit_loop(inputs, targets, weights, batch_size, int(nb_epoch), verbose,
+                              callbacks, validation, shuffle, initial_epoch)
+
+    def _fit_loop(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+        batch_size: int,
+        nb_epoch: int,
+        verbose: int,
+        callbacks: Sequence[Callback] | None,
+        validation: Batch | None,
+        shuffle: bool | str,
+        initial_epoch: int,
+    ) -> History:
+        count = int(inputs[0].shape[0])
+        names = list(self.metrics_names)
+        shown = names + [f"val_{n}" for n in names] if validation else names
+        self.history = History()
+        stats = EpochStats(names)
+        everything: list[Callback] = [BaseLogger(), *(callbacks or []), self.history]
+        if verbose:
+            everything.append(ProgbarLogger())
+        hooks = CallbackList(everything, stats)
+        hooks.set_model(self)
+        hooks.set_params({
+            "batch_size": batch_size, "nb_epoch": nb_epoch, "nb_sample": count,
+            "verbose": verbose, "do_validation": validation is not None, "metrics": shown,
+        })
+        if verbose and validation is not None:
+            print(f"Train on {count} samples, validate on {int(validation[0][0].shape[0])} "
+                  "samples")
+        self.stop_training = False
+        device = inputs[0].device
+        columns = [*inputs, *targets, *weights]
+        n_in, n_out = len(inputs), len(targets)
+        hooks.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, nb_epoch):
+                stats.reset()
+                hooks.on_epoch_begin(epoch)
+                order = self._epoch_order(count, batch_size, shuffle, device)
+                self.train()
+                with learning_phase_scope(1):
+                    for index, (start, stop) in enumerate(_batches(count, batch_size)):
+                        if order is None:
+                            batch = [c[start:stop] if c is not None else None for c in columns]
+                        else:
+                            rows = order[start:stop]
+                            batch = [c.index_select(0, rows) if c is not None else None
+                                     for c in columns]
+                        logs: dict[str, Any] = {"batch": index, "size": stop - start}
+                        if hooks.listens_to_batches:
+                            hooks.on_batch_begin(index, logs)
+                        values = self._train_step(batch[:n_in], batch[n_in:n_in + n_out],
+                                                  batch[n_in + n_out:])
+                        stats.add(values, stop - start)
+                        if hooks.listens_to_batches:
+                            if hooks.wants_batch_values:
+                                logs.update(zip(names, values.unbind(), strict=True))
+                            hooks.on_batch_end(index, logs)
+                        if self.stop_training:
+                            break
+                epoch_logs: dict[str, Any] = {}
+                if validation is not None:
+                    results = self._test_loop(*validation, batch_size=batch_size)
+                    epoch_logs.update((f"val_{n}", v) for n, v in zip(names, results,
+                                                                      strict=True))
+                hooks.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            self.eval()
+            warnings.warn(
+                f"fit interrupted: the model keeps the weights of the last finished batch; "
+                f"history holds {len(self.history.epoch)} finished epoch(s)",
+                stacklevel=2,
+            )
+            return self.history
+        finally:
+            self.eval()
+        hooks.on_train_end()
+        return self.history
+
+    @staticmethod
+    def _epoch_order(count: int, batch_size: int, shuffle: bool | str,
+                     device: torch.device) -> torch.Tensor | None:
+        if shuffle == "batch":
+            chunks = torch.randperm((count + batch_size - 1) // batch_size, device=device)
+            starts = chunks * batch_size
+            rows = (starts[:, None] + torch.arange(batch_size, device=device)).reshape(-1)
+            return rows[rows < count]
+        if shuffle:
+            return torch.randperm(count, device=device)
+        return None
+
+    def _test_loop(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
+                   weights: list[torch.Tensor | None], batch_size: int,
+                   verbose: int = 0) -> list[float]:
+        count = int(inputs[0].shape[0])
+        stats = EpochStats(list(self.metrics_names))
+        progbar = Progbar(count) if verbose == 1 else None
+        columns = [*inputs, *targets, *weights]
+        n_in, n_out = len(inputs), len(targets)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode(), learning_phase_scope(0):
+                for start, stop in _batches(count, batch_size):
+                    batch = [c[start:stop] if c is not None else None for c in columns]
+                    values = self._test_step(batch[:n_in], batch[n_in:n_in + n_out],
+                                             batch[n_in + n_out:])
+                    stats.add(values, stop - start)
+                    if progbar is not None:
+                        progbar.update(stop)
+        finally:
+            self.train(was_training)
+        return list(stats.averages().values())
+
+    def evaluate(self, x: Arrays, y: Arrays, batch_size: int = 32, verbose: int = 1,
+                 sample_weight: Arrays = None, **kwargs: Any) -> float | list[float]:
+        """The loss (and metrics) on the given data: a float, or a list in metrics_names order."""
+        if kwargs.pop("show_accuracy", None) is not None:
+            warnings.warn("evaluate: show_accuracy is deprecated", stacklevel=2)
+        if kwargs:
+            raise TypeError(
+                f"evaluate: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
+            )
+        self._require_compiled("evaluating")
+        device = self.device
+        inputs = self._inputs(x, device)
+        targets = self._targets(y, device)
+        weights = self._weights(sample_weight, None, targets, device)
+        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        results = self._test_loop(inputs, targets, weights, _check_batch_size(batch_size),
+                                  verbose)
+        return results[0] if len(results) == 1 else results
+
+    def predict(self, x: Arrays, batch_size: int = 32, verbose: int = 0) -> Any:
+        """Outputs for ``x`` as numpy arrays (a list of them for several outputs)."""
+        inputs = self._inputs(x, self.device)
+        count = data_utils.check_lengths({"input": inputs})
+        batch_size = _check_batch_size(batch_size)
+        progbar = Progbar(count) if verbose == 1 else None
+        chunks: list[list[torch.Tensor]] = []
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode(), learning_phase_scope(0):
+                for start, stop in _batches(count, batch_size):
+                    chunks.append(self._forward([t[start:stop] for t in inputs])[0])
+                    if progbar is not None:
+                        progbar.update(stop)
+        finally:
+            self.train(was_training)
+        if not chunks:
+            return [] if len(self.outputs) > 1 else np.zeros((0,))
+        outputs = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks, strict=True)]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _batch_call(self, fn: Callable[..., torch.Tensor], x: Arrays, y: Arrays,
+                    sample_weight: Arrays, class_weight: Any) -> Any:
+        device = self.device
+        inputs = self._inputs(x, device)
+        targets = self._targets(y, device)
+        weights = self._weights(sample_weight, class_weight, targets, device)
+        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        values = fn(inputs, targets, weights).cpu().numpy()
+        return values[0] if len(values) == 1 else list(values)
+
+    def train_on_batch(self, x: Arrays, y: Arrays, sample_weight: Arrays = None,
+                       class_weight: Any = None) -> Any:
+        """One gradient update on one batch; returns the loss (and metrics) before it."""
+        self._require_compiled("training")
+        self.train()
+        try:
+            with learning_phase_scope(1):
+                return self._batch_call(self._train_step, x, y, sample_weight, class_weight)
+        finally:
+            self.eval()
+
+    def test_on_batch(self, x: Arrays, y: Arrays, sample_weight: Arrays = None) -> Any:
+        self._require_compiled("evaluating")
+        self.eval()
+        with torch.inference_mode(), learning_phase_scope(0):
+            return self._batch_call(self._test_step, x, y, sample_weight, None)
+
+    def predict_on_batch(self, x: Arrays) -> Any:
+        return self.predict(x, batch_size=max(1, len(data_utils.as_list(
+            x, self.input_names, "input")[0])))
+
+    def summary(self, line_length: int = 100, positions: Sequence[float] | None = None) -> None:
+        from lamella.utils.layer_utils import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions)

@@ -1,0 +1,87 @@
+"""lamella-core's own hook module: the built-ins, registered like any plugin's.
+
+The plugin host registers this module directly (not through an entry point), so
+a source checkout and ``LAMELLA_PLUGINS=`` (no plugins at all) still have them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+from lamella.plugins.hookspecs import hookimpl
+
+LAMELLA_PLUGIN_API = 1
+
+Register = Callable[..., None]
+
+#: Modules whose public Layer subclasses are registered under their class names.
+LAYER_MODULES = (
+    "lamella.engine.topology",
+    "lamella.engine.merge",
+    "lamella.engine.training",
+    "lamella.engine.sequential",
+    "lamella.layers.core",
+)
+
+
+def _layer_classes(module: ModuleType) -> Iterator[type]:
+    from lamella.engine.topology import Layer
+
+    for name, obj in vars(module).items():
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, Layer)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+            and name not in ("Layer", "Container")
+        ):
+            yield obj
+
+
+def _register_table(module_name: str, register: Register) -> None:
+    """Register a module's ``BUILTINS`` table: canonical name -> Keras aliases."""
+    module = importlib.import_module(module_name)
+    table: dict[str, tuple[str, ...]] = module.BUILTINS
+    for name, aliases in table.items():
+        obj: Any = getattr(module, name)
+        register(obj, name=name, aliases=aliases)
+
+
+@hookimpl
+def lamella_register_layers(register: Register) -> None:
+    for module_name in LAYER_MODULES:
+        for cls in _layer_classes(importlib.import_module(module_name)):
+            register(cls)
+
+
+@hookimpl
+def lamella_register_activations(register: Register) -> None:
+    _register_table("lamella.activations", register)
+
+
+@hookimpl
+def lamella_register_losses(register: Register) -> None:
+    _register_table("lamella.losses", register)
+
+
+@hookimpl
+def lamella_register_metrics(register: Register) -> None:
+    _register_table("lamella.metrics", register)
+
+
+@hookimpl
+def lamella_register_initializers(register: Register) -> None:
+    _register_table("lamella.initializers", register)
+
+
+@hookimpl
+def lamella_register_regularizers(register: Register) -> None:
+    _register_table("lamella.regularizers", register)
+
+
+@hookimpl
+def lamella_register_constraints(register: Register) -> None:
+    _register_table("lamella.constraints", register)

@@ -1,0 +1,86 @@
+"""What each first-party plugin distribution provides, used only to word errors.
+
+When a name is missing, this table tells the user which ``pip install`` fixes it.
+A test in the all-packages session checks that it matches what the installed
+plugins really register, so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Provision:
+    """The names (by kind) and the module paths one distribution provides."""
+
+    names: dict[str, frozenset[str]] = field(default_factory=dict)
+    modules: frozenset[str] = frozenset()
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+CONV_LAYERS = _names(
+    """
+    Convolution1D Conv1D AtrousConvolution1D AtrousConv1D Convolution2D Conv2D
+    AtrousConvolution2D AtrousConv2D SeparableConvolution2D SeparableConv2D
+    Deconvolution2D Deconv2D Convolution3D Conv3D LocallyConnected1D LocallyConnected2D
+    MaxPooling1D MaxPooling2D MaxPooling3D AveragePooling1D AveragePooling2D
+    AveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D
+    GlobalAveragePooling1D GlobalAveragePooling2D GlobalAveragePooling3D
+    ZeroPadding1D ZeroPadding2D ZeroPadding3D Cropping1D Cropping2D Cropping3D
+    UpSampling1D UpSampling2D UpSampling3D
+    """
+)
+RECURRENT_LAYERS = _names(
+    "Recurrent SimpleRNN GRU LSTM ConvLSTM2D TimeDistributed Bidirectional Wrapper"
+)
+OPTIMIZERS = _names(
+    "SGD RMSprop Adagrad Adadelta Adam Adamax Nadam sgd rmsprop adagrad adadelta adam adamax nadam"
+)
+
+FIRST_PARTY: dict[str, Provision] = {
+    "lamella-core": Provision(),
+    "lamella-layers-conv": Provision(
+        names={"layers": CONV_LAYERS},
+        modules=frozenset(
+            {"lamella.layers.convolutional", "lamella.layers.pooling", "lamella.layers.local"}
+        ),
+    ),
+    "lamella-layers-recurrent": Provision(
+        names={"layers": RECURRENT_LAYERS},
+        modules=frozenset({"lamella.layers.recurrent", "lamella.layers.wrappers"}),
+    ),
+    "lamella-optimizers": Provision(
+        names={"optimizers": OPTIMIZERS}, modules=frozenset({"lamella.optimizers"})
+    ),
+    "lamella-preprocessing": Provision(
+        modules=frozenset(
+            {
+                "lamella.preprocessing.image",
+                "lamella.preprocessing.sequence",
+                "lamella.preprocessing.text",
+            }
+        )
+    ),
+    "lamella-io-hdf5": Provision(names={"serializers": _names("hdf5 .h5 .hdf5")}),
+}
+
+
+def provider_of(name: str, kind: str | None = None) -> str | None:
+    """The first-party distribution that provides ``name`` (of ``kind``, if given)."""
+    for dist, provision in FIRST_PARTY.items():
+        kinds = [kind] if kind else list(provision.names)
+        if any(name in provision.names.get(k, ()) for k in kinds):
+            return dist
+    return None
+
+
+def provider_of_module(module: str) -> str | None:
+    """The first-party distribution whose code stands behind a facade module path."""
+    for dist, provision in FIRST_PARTY.items():
+        if module in provision.modules:
+            return dist
+    return None

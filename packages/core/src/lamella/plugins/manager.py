@@ -1,0 +1,231 @@
+"""Finding plugins and building the registries, lazily and in isolation.
+
+Nothing here runs at import.  The first registry lookup loads every entry point
+of the ``lamella`` group, each in its own try/except, and each kind's registry is
+filled when that kind is first asked for.  A plugin that fails is one warning
+that names it, never a broken ``import lamella...``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from lamella.plugins import hookspecs
+from lamella.plugins.errors import PluginError
+from lamella.plugins.first_party import FIRST_PARTY
+from lamella.plugins.registry import Entry, Provider, Registry
+
+CORE_PLUGIN = "core"
+CORE_MODULE = "lamella.plugins.builtin"
+RUNTIME = Provider(plugin="runtime", distribution="(runtime)", version="")
+
+
+@dataclass
+class PluginInfo:
+    """What `lamella plugins` reports about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str = "loaded"  # loaded | failed | disabled | incompatible
+    errors: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(self.name, self.distribution, self.version)
+
+
+def _env_list(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("LAMELLA_STRICT_PLUGINS", "") not in ("", "0", "false", "False")
+
+
+class PluginHost:
+    """The pluggy manager, what each plugin did, and the per-kind registries."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.registries: dict[str, Registry] = {}
+        self.runtime: dict[str, list[Entry]] = {kind: [] for kind in hookspecs.KINDS}
+        self._lock = threading.RLock()
+        self._register_core()
+        self._load_entry_points()
+
+    # -- loading -------------------------------------------------------------------
+
+    def _fail(self, info: PluginInfo, message: str, status: str = "failed") -> None:
+        info.status = status if info.status == "loaded" else info.status
+        info.errors.append(message)
+        text = (
+            f"lamella: plugin {info.name!r} from {info.distribution} {info.version} "
+            f"{'was skipped' if status != 'failed' else 'failed'}: {message}"
+        )
+        if _strict():
+            raise PluginError(text)
+        warnings.warn(text, RuntimeWarning, stacklevel=4)
+
+    def _register_core(self) -> None:
+        version = _version("lamella-core") or "0+source"
+        info = PluginInfo(CORE_PLUGIN, "lamella-core", version, CORE_MODULE)
+        self.plugins[CORE_PLUGIN] = info
+        self.pm.register(importlib.import_module(CORE_MODULE), name=CORE_PLUGIN)
+
+    def _load_entry_points(self) -> None:
+        allowed = _env_list("LAMELLA_PLUGINS")
+        blocked = _env_list("LAMELLA_DISABLE_PLUGINS") or set()
+        for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else "(unknown)"
+            version = ep.dist.version if ep.dist is not None else ""
+            if ep.name in self.plugins:
+                continue
+            info = PluginInfo(ep.name, dist, version, ep.value)
+            self.plugins[ep.name] = info
+            third_party = dist not in FIRST_PARTY
+            if (
+                (allowed is not None and not ({ep.name, dist} & allowed))
+                or {ep.name, dist} & blocked
+                or ("all" in blocked and third_party)
+            ):
+                info.status = "disabled"
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must never break lamella
+                self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self._register_module(info, module)
+
+    def _register_module(self, info: PluginInfo, module: ModuleType) -> None:
+        api = getattr(module, "LAMELLA_PLUGIN_API", hookspecs.PLUGIN_API_VERSION)
+        if api != hookspecs.PLUGIN_API_VERSION:
+            self._fail(
+                info,
+                f"it declares plugin API {api!r}, but this lamella-core speaks plugin API "
+                f"{hookspecs.PLUGIN_API_VERSION}; install a release of {info.distribution} "
+                f"built for plugin API {hookspecs.PLUGIN_API_VERSION}",
+                status="incompatible",
+            )
+            return
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:
+            self._fail(info, f"hook validation failed: {exc}")
+            return
+        for caller in self.pm.get_hookcallers(module) or ():
+            if caller.spec is None:
+                self._fail(info, f"unknown hook {caller.name!r} (misspelled?)", status="loaded")
+
+    # -- registries ----------------------------------------------------------------
+
+    def registry(self, kind: str) -> Registry:
+        registry = self.registries.get(kind)
+        if registry is not None:
+            return registry
+        with self._lock:
+            if kind not in self.registries:
+                self.registries[kind] = self._build(kind)
+            return self.registries[kind]
+
+    def _build(self, kind: str) -> Registry:
+        registry = Registry(kind)
+        hook = getattr(self.pm.hook, f"lamella_register_{kind}")
+        impls = sorted(hook.get_hookimpls(), key=lambda impl: self._rank(impl.plugin_name))
+        for impl in impls:
+            info = self.plugins[impl.plugin_name]
+            added: list[str] = []
+
+            def register(
+                obj: Any,
+                name: str | None = None,
+                aliases: tuple[str, ...] | list[str] = (),
+                override: bool = False,
+                _info: PluginInfo = info,
+                _added: list[str] = added,
+            ) -> None:
+                entry = Entry(
+                    name or obj.__name__, obj, tuple(aliases), _info.provider, override
+                )
+                if registry.add(entry):
+                    _added.append(entry.name)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                for name in added:
+                    registry.remove(name)
+                registry.failures[info.distribution] = f"{type(exc).__name__}: {exc}"
+                self._fail(info, f"lamella_register_{kind} raised {type(exc).__name__}: {exc}")
+                continue
+            if added:
+                info.registered.setdefault(kind, []).extend(added)
+        for info in self.plugins.values():
+            if info.status != "loaded" and info.errors:
+                registry.failures.setdefault(info.distribution, info.errors[0])
+        for entry in self.runtime[kind]:
+            registry.add(entry)
+        return registry
+
+    def _rank(self, plugin: str) -> tuple[int, str]:
+        """Core first, then first-party plugins, then third-party ones, by name."""
+        if plugin == CORE_PLUGIN:
+            return (0, plugin)
+        return (1 if self.plugins[plugin].distribution in FIRST_PARTY else 2, plugin)
+
+    def add_runtime(self, kind: str, entry: Entry) -> None:
+        self.runtime[kind].append(entry)
+        if kind in self.registries:
+            self.registries[kind].add(entry)
+
+    def remove_runtime(self, kind: str, name: str) -> None:
+        self.runtime[kind] = [e for e in self.runtime[kind] if e.name != name]
+        if kind in self.registries:
+            self.registries[kind].remove(name)
+            # Bring back a plugin entry that the runtime one had shadowed.
+            del self.registries[kind]
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_host: PluginHost | None = None
+_host_lock = threading.Lock()
+
+
+def host() -> PluginHost:
+    """The process-wide plugin host, built at the first call."""
+    global _host
+    if _host is None:
+        with _host_lock:
+            if _host is None:
+                _host = PluginHost()
+    return _host
+
+
+def reset() -> None:
+    """Forget every plugin so the next lookup loads them again (tests, env changes)."""
+    global _host
+    with _host_lock:
+        _host = None

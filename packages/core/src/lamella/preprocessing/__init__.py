@@ -1,0 +1,1 @@
+"""Keras 1's preprocessing modules; the code comes from lamella-preprocessing."""

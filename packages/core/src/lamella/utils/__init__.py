@@ -1,0 +1,1 @@
+"""Keras 1's utilities: ``np_utils``, ``generic_utils``, ``layer_utils``."""

@@ -1,0 +1,1 @@
+"""lamella-io-hdf5: Keras HDF5 model and weight files"""

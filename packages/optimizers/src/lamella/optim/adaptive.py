@@ -1,0 +1,131 @@
+"""The per-coordinate rules: RMSprop, Adagrad and Adadelta (Keras 1 forms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lamella.optim.base import (
+    Hyperparameter,
+    KerasOptimizer,
+    Tensors,
+    check_number,
+    ema_of_square,
+    sqrt_plus,
+)
+
+
+class RMSprop(KerasOptimizer):
+    """Divides the step by a running root mean square of the gradient.
+
+    ``p -= lr * g / (sqrt(a) + epsilon)`` with ``a = rho * a + (1 - rho) * g**2``;
+    the same numbers as ``torch.optim.RMSprop(alpha=rho)``.  Saves no iteration count.
+    """
+
+    slot_names = ("accumulators",)
+    config_keys = ("lr", "rho", "decay", "epsilon")
+
+    rho = Hyperparameter(0.0, 1.0)
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        rho: float = 0.9,
+        epsilon: float = 1e-8,
+        decay: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(lr=lr, **kwargs)
+        self.use_decay(decay)
+        self.rho = rho
+        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+
+    def update(
+        self,
+        params: Tensors,
+        grads: Tensors,
+        state: dict[str, Tensors],
+        lr: float,
+        iterations: float,
+    ) -> None:
+        averages = state["accumulators"]
+        ema_of_square(averages, grads, float(self.rho))
+        torch._foreach_addcdiv_(params, grads, sqrt_plus(averages, self.epsilon), value=-lr)
+
+
+class Adagrad(KerasOptimizer):
+    """Divides the step by the root of the summed squared gradients.
+
+    ``p -= lr * g / (sqrt(a) + epsilon)`` with ``a += g**2``; the same numbers as
+    ``torch.optim.Adagrad(lr_decay=decay)``.  Saves no iteration count.
+    """
+
+    slot_names = ("accumulators",)
+    config_keys = ("lr", "decay", "epsilon")
+
+    def __init__(
+        self, lr: float = 0.01, epsilon: float = 1e-8, decay: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(lr=lr, **kwargs)
+        self.use_decay(decay)
+        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+
+    def update(
+        self,
+        params: Tensors,
+        grads: Tensors,
+        state: dict[str, Tensors],
+        lr: float,
+        iterations: float,
+    ) -> None:
+        sums = state["accumulators"]
+        torch._foreach_addcmul_(sums, grads, grads)
+        torch._foreach_addcdiv_(params, grads, sqrt_plus(sums, self.epsilon), value=-lr)
+
+
+class Adadelta(KerasOptimizer):
+    """Scales the gradient by the ratio of running RMS of past steps and of gradients.
+
+    ``u = g * sqrt(d + epsilon) / sqrt(a + epsilon)``; ``p -= lr * u``; epsilon is
+    inside both roots here, as in ``torch.optim.Adadelta``.  Saves the gradient
+    accumulators, then the step accumulators, and no iteration count.
+    """
+
+    slot_names = ("accumulators", "delta_accumulators")
+    config_keys = ("lr", "rho", "decay", "epsilon")
+
+    rho = Hyperparameter(0.0, 1.0)
+
+    def __init__(
+        self,
+        lr: float = 1.0,
+        rho: float = 0.95,
+        epsilon: float = 1e-8,
+        decay: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(lr=lr, **kwargs)
+        self.use_decay(decay)
+        self.rho = rho
+        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+
+    def update(
+        self,
+        params: Tensors,
+        grads: Tensors,
+        state: dict[str, Tensors],
+        lr: float,
+        iterations: float,
+    ) -> None:
+        rho = float(self.rho)
+        averages, deltas = state["accumulators"], state["delta_accumulators"]
+        ema_of_square(averages, grads, rho)
+        steps = torch._foreach_add(deltas, self.epsilon)
+        torch._foreach_sqrt_(steps)
+        scale = torch._foreach_add(averages, self.epsilon)
+        torch._foreach_sqrt_(scale)
+        torch._foreach_div_(steps, scale)
+        torch._foreach_mul_(steps, grads)
+        torch._foreach_add_(params, steps, alpha=-lr)
+        ema_of_square(deltas, steps, rho)

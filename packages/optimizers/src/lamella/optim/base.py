@@ -1,0 +1,173 @@
+"""What the seven Keras 1 optimizers share: hyperparameters, per-parameter state, decay.
+
+Each optimizer only states its update rule; this base turns Keras 1's conventions
+(tensor-backed hyperparameters, ``lr / (1 + decay * iterations)``, which state is
+saved and in what order) into one implementation, so that the rules cannot drift
+apart on them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamella.engine.optimizer import Optimizer, Params, hyperparameter
+
+Tensors = list[torch.Tensor]
+
+
+def check_number(
+    owner: object, name: str, value: Any, low: float, high: float | None = None
+) -> float:
+    """``value`` as a float in ``[low, high)``; the error names the optimizer and argument."""
+    expected = f"a number >= {low:g}" if high is None else f"a number in [{low:g}, {high:g})"
+    where = f"{type(owner).__name__}: {name}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where} must be {expected}, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if not (number >= low and (high is None or number < high)):  # also rejects NaN
+        raise ValueError(f"{where} must be {expected}, got {value!r}")
+    return number
+
+
+class Hyperparameter:
+    """A hyperparameter held in a 0-d tensor, like Keras's backend variables.
+
+    ``K.set_value`` writes the tensor in place, and assigning a number fills it in
+    place too, so a reference held elsewhere (a callback's) stays live.  The rules
+    read it once per step, so a change applies from the next batch.
+    """
+
+    def __init__(self, low: float = 0.0, high: float | None = None) -> None:
+        self.low = low
+        self.high = high
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(
+                f"{type(obj).__name__} has no hyperparameter {self.name!r}"
+            ) from None
+
+    def __set__(self, obj: object, value: float | torch.Tensor) -> None:
+        if isinstance(value, torch.Tensor):
+            obj.__dict__[self.name] = value
+            return
+        number = check_number(obj, self.name, value, self.low, self.high)
+        current = obj.__dict__.get(self.name)
+        if current is None:
+            obj.__dict__[self.name] = hyperparameter(number)
+        else:
+            current.fill_(number)
+
+
+class KerasOptimizer(Optimizer):
+    """Base of the Keras 1 optimizers.
+
+    A subclass names its state (``slot_names``, one tensor per parameter each, in
+    saved order), its config keys, whether ``iterations`` heads its saved weights,
+    and implements :meth:`update`.  Learning-rate decay follows Keras 1: it applies
+    only when the optimizer was built with ``decay > 0``, with the iteration count
+    from before the step, and such optimizers then count iterations; Adam-style
+    rules need the count for bias correction and set ``counts_always``.
+    """
+
+    slot_names: tuple[str, ...] = ()
+    config_keys: tuple[str, ...] = ()
+    saves_iterations = False
+    counts_always = False
+
+    decay = Hyperparameter()
+
+    def __init__(
+        self,
+        lr: float,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(clipnorm=clipnorm, clipvalue=clipvalue, **kwargs)
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+            if value is not None:
+                check_number(self, name, value, 0.0)
+        self.lr = check_number(self, "lr", lr, 0.0)
+        self.initial_decay = 0.0
+        self._slots: dict[str, Tensors] = {name: [] for name in self.slot_names}
+        self._index: dict[int, int] = {}
+
+    def use_decay(self, decay: float) -> None:
+        """Give this optimizer Keras 1's learning-rate decay (all but Nadam have it)."""
+        self.decay = decay
+        self.initial_decay = float(self.decay)
+
+    def build(self) -> None:
+        """Zero state for every parameter, on the parameter's device and in its dtype."""
+        self._slots = {
+            name: [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+            for name in self.slot_names
+        }
+        self._index = {id(p): i for i, p in enumerate(self.params)}
+
+    def apply_updates(self, params: Params, grads: Tensors) -> None:
+        iterations = float(self.iterations)
+        lr = float(self.lr)
+        if self.initial_decay > 0:
+            lr /= 1.0 + float(self.decay) * iterations
+        self.update(params, grads, self._slots_of(params), lr, iterations)
+        if self.counts_always or self.initial_decay > 0:
+            self.iterations.add_(1)
+
+    def update(
+        self,
+        params: Params,
+        grads: Tensors,
+        state: dict[str, Tensors],
+        lr: float,
+        iterations: float,
+    ) -> None:
+        """Apply the rule in place: ``lr`` is already decayed, ``iterations`` is pre-step."""
+        raise NotImplementedError(f"{type(self).__name__} must implement update")
+
+    def _slots_of(self, params: Params) -> dict[str, Tensors]:
+        """The state of ``params``: all of it unless some parameters got no gradient."""
+        if len(params) == len(self.params):
+            return self._slots
+        rows = [self._index[id(p)] for p in params]
+        return {name: [tensors[i] for i in rows] for name, tensors in self._slots.items()}
+
+    @property
+    def weights(self) -> Tensors:
+        """``[iterations]`` where Keras saves it, then each slot for every parameter."""
+        head = [self.iterations] if self.saves_iterations else []
+        return head + [t for name in self.slot_names for t in self._slots[name]]
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras's keys, with the live values of the hyperparameters as Python floats."""
+        own = {}
+        for key in self.config_keys:
+            value = getattr(self, key)
+            own[key] = value if isinstance(value, bool) else float(value)
+        return {**super().get_config(), **own}
+
+
+def ema_of_square(averages: Tensors, grads: Tensors, rho: float) -> None:
+    """``a = rho * a + (1 - rho) * g**2`` in place, the second moment most rules keep."""
+    torch._foreach_mul_(averages, rho)
+    torch._foreach_addcmul_(averages, grads, grads, value=1.0 - rho)
+
+
+def sqrt_plus(tensors: Tensors, epsilon: float) -> Tensors:
+    """New tensors ``sqrt(t) + epsilon``: Keras 1 puts epsilon outside the root."""
+    roots = torch._foreach_sqrt(tensors)
+    torch._foreach_add_(roots, epsilon)
+    return roots

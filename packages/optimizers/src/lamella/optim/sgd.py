@@ -1,0 +1,59 @@
+"""Stochastic gradient descent with Keras 1's momentum and Nesterov forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamella.optim.base import Hyperparameter, KerasOptimizer, Tensors
+
+
+class SGD(KerasOptimizer):
+    """SGD with optional momentum, Nesterov momentum and learning-rate decay.
+
+    The velocity holds the step itself (``v = momentum * v - lr * g``; ``p += v``),
+    not torch.optim's gradient average, so it saves and restores as Keras's does.
+    """
+
+    slot_names = ("moments",)
+    config_keys = ("lr", "momentum", "decay", "nesterov")
+    saves_iterations = True
+
+    momentum = Hyperparameter()
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        decay: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(lr=lr, **kwargs)
+        self.use_decay(decay)
+        self.momentum = momentum
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(
+                f"SGD: nesterov must be True or False, got {nesterov!r} ({type(nesterov).__name__})"
+            )
+        self.nesterov = bool(nesterov)
+
+    def update(
+        self,
+        params: Tensors,
+        grads: Tensors,
+        state: dict[str, Tensors],
+        lr: float,
+        iterations: float,
+    ) -> None:
+        momentum = float(self.momentum)
+        velocities = state["moments"]
+        torch._foreach_mul_(velocities, momentum)
+        torch._foreach_add_(velocities, grads, alpha=-lr)
+        if self.nesterov:
+            torch._foreach_add_(params, velocities, alpha=momentum)
+            torch._foreach_add_(params, grads, alpha=-lr)
+        else:
+            torch._foreach_add_(params, velocities)

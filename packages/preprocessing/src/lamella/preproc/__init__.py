@@ -1,0 +1,1 @@
+"""lamella-preprocessing: image, sequence and text preprocessing"""
