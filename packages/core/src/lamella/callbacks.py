@@ -130,7 +130,11 @@ class CallbackList:
 
 
 class BaseLogger(Callback):
-    """Puts the epoch averages (weighted by batch size) into the epoch logs."""
+    """Puts the epoch averages (weighted by batch size) into the epoch logs.
+
+    ``fit`` fills those averages itself; this class is kept for Keras code that
+    builds its callback lists by hand.
+    """
 
     stats: EpochStats | None = None
 

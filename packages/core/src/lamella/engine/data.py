@@ -90,6 +90,11 @@ def class_indices(value: Any, name: str, classes: int | None, device: torch.devi
     return tensor.to(device=device, dtype=torch.long)
 
 
+def column(tensor: torch.Tensor) -> torch.Tensor:
+    """Keras 1 reads a 1-D array of n values as n samples of one feature: shape (n, 1)."""
+    return tensor.unsqueeze(1) if tensor.dim() == 1 else tensor
+
+
 def check_shapes(
     tensors: Sequence[torch.Tensor], names: Sequence[str], shapes: Sequence[Shape], what: str
 ) -> None:

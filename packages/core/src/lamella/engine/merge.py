@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from lamella.backend.config import epsilon
+from lamella.engine.container import Container
 from lamella.engine.topology import Layer, Shape, to_list
 
 _ELEMENTWISE = ("sum", "mul", "ave", "max")
@@ -74,7 +75,10 @@ class Merge(Layer):
             tensor_indices = tensor_indices or [0] * len(layers)
             inputs = []
             for layer, node, tensor in zip(layers, node_indices, tensor_indices, strict=True):
-                outputs = to_list(layer.get_output_at(node))
+                if isinstance(layer, Container) and not layer.inbound_nodes:
+                    outputs = layer.outputs  # a branch model: its own output tensors
+                else:
+                    outputs = to_list(layer.get_output_at(node))
                 inputs.append(outputs[tensor])
             self(inputs)
 

@@ -18,7 +18,6 @@ import torch
 from lamella.backend.config import device as default_device
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import (
-    BaseLogger,
     Callback,
     CallbackList,
     EpochStats,
@@ -140,7 +139,7 @@ class Model(Container):
     def _inputs(self, x: Arrays, device: torch.device) -> list[torch.Tensor]:
         values = data_utils.as_list(x, self.input_names, "input")
         tensors = [
-            data_utils.to_tensor(v, f"input {name}", t.dtype, device)
+            data_utils.column(data_utils.to_tensor(v, f"input {name}", t.dtype, device))
             for v, name, t in zip(values, self.input_names, self.inputs, strict=True)
         ]
         data_utils.check_shapes(tensors, self.input_names, self.internal_input_shapes, "input")
@@ -154,7 +153,7 @@ class Model(Container):
             if objective.sparse:
                 tensor = data_utils.class_indices(value, name, objective.output_shape[-1], device)
             else:
-                tensor = data_utils.to_tensor(value, name, None, device)
+                tensor = data_utils.column(data_utils.to_tensor(value, name, None, device))
             self._check_target(tensor, objective)
             tensors.append(tensor)
         return tensors
@@ -335,7 +334,7 @@ class Model(Container):
         shown = names + [f"val_{n}" for n in names] if validation else names
         self.history = History()
         stats = EpochStats(names)
-        everything: list[Callback] = [BaseLogger(), *(callbacks or []), self.history]
+        everything: list[Callback] = [*(callbacks or []), self.history]
         if verbose:
             everything.append(ProgbarLogger())
         hooks = CallbackList(everything, stats)
@@ -378,7 +377,7 @@ class Model(Container):
                             hooks.on_batch_end(index, logs)
                         if self.stop_training:
                             break
-                epoch_logs: dict[str, Any] = {}
+                epoch_logs: dict[str, Any] = stats.averages()
                 if validation is not None:
                     results = self._test_loop(*validation, batch_size=batch_size)
                     epoch_logs.update((f"val_{n}", v) for n, v in zip(names, results,
