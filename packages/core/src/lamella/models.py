@@ -1,6 +1,7 @@
-"""Models: ``from lamella.models import Sequential, Model, load_model``."""
+"""Models: ``from lamella.models import Sequential, Model, model_from_json``."""
 
 from lamella.engine.sequential import Sequential
+from lamella.engine.serialization import model_from_config, model_from_json, model_from_yaml
 from lamella.engine.training import Model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "model_from_config", "model_from_json", "model_from_yaml"]

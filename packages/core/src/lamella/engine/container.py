@@ -235,6 +235,19 @@ class Container(Layer):
             layer.set_weights(weights[position : position + count])
             position += count
 
+    # -- configuration ----------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:  # type: ignore[override]
+        from lamella.engine.serialization import container_config
+
+        return container_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Container:
+        from lamella.engine.serialization import container_from_config
+
+        return container_from_config(cls, config, custom_objects)
+
     # -- running ------------------------------------------------------------------------
 
     def build(self, input_shape: Any) -> None:

@@ -9,6 +9,7 @@ import torch
 
 from lamella.backend.config import epsilon
 from lamella.engine.container import Container
+from lamella.engine.serialization import layer_from_config, layer_to_config
 from lamella.engine.topology import Layer, Shape, to_list
 
 _ELEMENTWISE = ("sum", "mul", "ave", "max")
@@ -200,12 +201,17 @@ class Merge(Layer):
             "output_mask_type": "raw",
             "arguments": self.arguments,
         }
+        if self.branches:
+            config["layers"] = [layer_to_config(branch) for branch in self.branches]
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Merge:
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Merge:
         config = {k: v for k, v in config.items() if not k.endswith("_type")}
         config.pop("trainable", None)
+        branches = config.pop("layers", None)
+        if branches:
+            config["layers"] = [layer_from_config(b, custom_objects) for b in branches]
         return cls(**config)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from lamella.backend.state import get_uid
 from lamella.engine.container import Container
 from lamella.engine.merge import Merge
+from lamella.engine.serialization import layer_from_config, layer_to_config
 from lamella.engine.topology import Input, InputLayer, KerasTensor, Layer
 from lamella.engine.training import Model
 
@@ -139,6 +140,23 @@ class Sequential(Model):
             self.inputs, self.outputs, self._plan, self._layers = [], [], [], []
             self.built = False
         return layer
+
+    def get_config(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """Keras 1's Sequential config: a list of layer configs, first layer first."""
+        return [layer_to_config(layer) for layer in self._stack]
+
+    @classmethod
+    def from_config(  # type: ignore[override]
+        cls, config: list[dict[str, Any]] | dict[str, Any], custom_objects: Any = None
+    ) -> Sequential:
+        if isinstance(config, dict):  # Keras 2 wraps the list: {"name": ..., "layers": [...]}
+            name, config = config.get("name"), config["layers"]
+        else:
+            name = None
+        model = cls(name=name)
+        for entry in config:
+            model.add(layer_from_config(entry, custom_objects))
+        return model
 
     def get_weights(self) -> list[Any]:
         return [w for layer in self.flattened_layers for w in layer.get_weights()]

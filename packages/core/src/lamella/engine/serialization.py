@@ -6,10 +6,16 @@ config names is ever imported, so loading a file cannot run code it brings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
 from lamella.plugins import registry
+
+#: The Keras version whose file formats lamella writes.
+KERAS_VERSION = "1.2.2"
 
 
 def class_name(layer: Any) -> str:
@@ -39,3 +45,106 @@ def layer_from_config(
     if "custom_objects" in from_config.__code__.co_varnames:
         return from_config(config["config"], custom_objects=custom_objects)
     return from_config(config["config"])
+
+
+def _node_positions(model: Any) -> dict[int, int]:
+    """Each node of ``model`` numbered among its layer's nodes that belong to the model."""
+    own = {id(node) for node in model._nodes}
+    positions: dict[int, int] = {}
+    for layer in model._layers:
+        count = 0
+        for node in layer.inbound_nodes:
+            if id(node) in own or not node.input_tensors:
+                positions[id(node)] = count
+                count += 1
+    return positions
+
+
+def container_config(model: Any) -> dict[str, Any]:
+    """A functional model as Keras's config: layers with their inbound nodes, inputs, outputs."""
+    positions = _node_positions(model)
+    own = {id(node) for node in model._nodes}
+
+    def reference(tensor: Any) -> list[Any]:
+        node = tensor.layer.inbound_nodes[tensor.node_index]
+        return [tensor.layer.name, positions.get(id(node), 0), tensor.tensor_index]
+
+    layers = []
+    for layer in model._layers:
+        inbound = [
+            [reference(t) for t in node.input_tensors]
+            for node in layer.inbound_nodes
+            if id(node) in own and node.input_tensors
+        ]
+        layers.append({
+            "name": layer.name,
+            "class_name": class_name(layer),
+            "config": layer.get_config(),
+            "inbound_nodes": inbound,
+        })
+    return {
+        "name": model.name,
+        "layers": layers,
+        "input_layers": [reference(t) for t in model.inputs],
+        "output_layers": [reference(t) for t in model.outputs],
+    }
+
+
+def container_from_config(
+    cls: type, config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+) -> Any:
+    """Rebuild a functional model: make every layer, then replay its calls in order."""
+    from lamella.engine.topology import to_list
+
+    created: dict[str, Any] = {}
+    pending: list[tuple[Any, list[Any]]] = []
+    for entry in config["layers"]:
+        layer = layer_from_config(entry, custom_objects)
+        created[entry["name"]] = layer
+        pending.extend((layer, node) for node in entry.get("inbound_nodes", []))
+
+    def tensor(ref: list[Any]) -> Any:
+        name, node_index, tensor_index = ref[:3]
+        return to_list(created[name].get_output_at(node_index))[tensor_index]
+
+    while pending:
+        progress = []
+        for item in pending:
+            layer, node = item
+            if all(len(created[ref[0]].inbound_nodes) > ref[1] for ref in node):
+                inputs = [tensor(ref) for ref in node]
+                layer(inputs[0] if len(inputs) == 1 else inputs)
+                progress.append(item)
+        if not progress:
+            names = sorted({layer.name for layer, _ in pending})
+            raise ValueError(f"Cannot rebuild model {config.get('name')!r}: the inputs of "
+                             f"layers {names} never appear in the config")
+        pending = [item for item in pending if all(item is not done for done in progress)]
+    inputs = [tensor(ref) for ref in config["input_layers"]]
+    outputs = [tensor(ref) for ref in config["output_layers"]]
+    return cls(input=inputs, output=outputs, name=config.get("name"))
+
+
+def model_to_dict(model: Any) -> dict[str, Any]:
+    return {
+        "class_name": class_name(model),
+        "config": model.get_config(),
+        "keras_version": KERAS_VERSION,
+        "backend": "pytorch",
+    }
+
+
+def model_from_config(
+    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+) -> Any:
+    """A model from Keras's ``{"class_name", "config"}`` (a Sequential's config is a list)."""
+    return layer_from_config(config, custom_objects)
+
+
+def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
+    return model_from_config(json.loads(json_string), custom_objects)
+
+
+def model_from_yaml(yaml_string: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """YAML is read with ``yaml.safe_load``: no Python object is ever built from the text."""
+    return model_from_config(yaml.safe_load(yaml_string), custom_objects)

@@ -505,6 +505,22 @@ class Model(Container):
         return self.predict(x, batch_size=max(1, len(data_utils.as_list(
             x, self.input_names, "input")[0])))
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as Keras's JSON (no weights); ``json.dumps`` options pass through."""
+        import json
+
+        from lamella.engine.serialization import model_to_dict
+
+        return json.dumps(model_to_dict(self), **kwargs)
+
+    def to_yaml(self, **kwargs: Any) -> str:
+        """The architecture as YAML (read back with ``yaml.safe_load`` only)."""
+        import yaml
+
+        from lamella.engine.serialization import model_to_dict
+
+        return yaml.safe_dump(model_to_dict(self), **kwargs)
+
     def summary(self, line_length: int = 100, positions: Sequence[float] | None = None) -> None:
         from lamella.utils.layer_utils import print_summary
 
