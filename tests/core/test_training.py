@@ -382,3 +382,12 @@ def test_model_moves_to_cuda_at_compile():
     x, y = data()
     model.fit(x, y, nb_epoch=1, verbose=0)
     assert model.predict(x).shape == (50, 3)
+
+
+def test_a_nan_loss_is_reported_with_epoch_and_batch():
+    x, y = data(n=64)
+    x[40] = np.nan  # the third batch of 16 holds sample 40
+    model = classifier()
+    model.compile(optimizer=fixed_sgd(0.0), loss="categorical_crossentropy")
+    with pytest.warns(RuntimeWarning, match=r"Epoch 1: the loss became nan at batch 2"):
+        model.fit(x, y, nb_epoch=1, batch_size=16, shuffle=False, verbose=0)

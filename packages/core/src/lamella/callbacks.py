@@ -29,11 +29,20 @@ class EpochStats:
     def reset(self) -> None:
         self.totals: torch.Tensor | None = None
         self.seen = 0
+        self.batches: list[torch.Tensor] = []
 
     def add(self, values: torch.Tensor, size: int) -> None:
         weighted = values * size
         self.totals = weighted if self.totals is None else self.totals + weighted
         self.seen += size
+        self.batches.append(values)  # a reference, not a copy: read only if the loss breaks
+
+    def first_nonfinite(self) -> tuple[int, float]:
+        """The first batch whose loss was NaN or infinite, and that loss."""
+        losses = torch.stack([values[0] for values in self.batches])
+        bad = (~torch.isfinite(losses)).nonzero()
+        index = int(bad[0, 0]) if len(bad) else -1
+        return index, float(losses[index]) if index >= 0 else float("nan")
 
     def averages(self) -> dict[str, float]:
         if self.totals is None:

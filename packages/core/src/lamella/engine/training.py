@@ -8,6 +8,7 @@ device until something must print them.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -378,6 +379,15 @@ class Model(Container):
                         if self.stop_training:
                             break
                 epoch_logs: dict[str, Any] = stats.averages()
+                if not math.isfinite(epoch_logs.get("loss", 0.0)):
+                    batch, value = stats.first_nonfinite()
+                    warnings.warn(
+                        f"Epoch {epoch + 1}: the loss became {value} at batch {batch}; "
+                        "the weights are probably ruined "
+                        "(lower the learning rate, or stop with TerminateOnNaN)",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
                 if validation is not None:
                     results = self._test_loop(*validation, batch_size=batch_size)
                     epoch_logs.update((f"val_{n}", v) for n, v in zip(names, results,
@@ -504,6 +514,28 @@ class Model(Container):
     def predict_on_batch(self, x: Arrays) -> Any:
         return self.predict(x, batch_size=max(1, len(data_utils.as_list(
             x, self.input_names, "input")[0])))
+
+    # -- files ------------------------------------------------------------------------
+
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Architecture, weights, training configuration and optimizer state in one file.
+
+        The format comes from the file's ending (``.h5`` needs lamella-io-hdf5).
+        """
+        from lamella.engine.saving import save_model
+
+        save_model(self, filepath, overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        from lamella.engine.saving import serializer_doing
+
+        serializer_doing("save_weights", filepath).save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath: str, by_name: bool = False) -> None:
+        """Weights from a weights file (or a whole-model file), by order or by layer name."""
+        from lamella.engine.saving import serializer_doing
+
+        serializer_doing("load_weights", filepath).load_weights(self, filepath, by_name)
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as Keras's JSON (no weights); ``json.dumps`` options pass through."""

@@ -35,7 +35,10 @@ class UnknownNameError(ValueError):
         text = f"Unknown {singular(kind)}: {name!r}."
         if close:
             text += " Did you mean: " + ", ".join(repr(c) for c in close) + "?"
-        text += f" Registered {kind}: " + ", ".join(known) + "."
+        if known:
+            text += f" Registered {kind}: " + ", ".join(known) + "."
+        else:
+            text += f" No {kind} are registered."
         super().__init__(text)
 
 
@@ -57,8 +60,12 @@ def missing_message(name: str, distribution: str, failure: str | None) -> str:
             f"{name} is provided by {distribution}, which is not installed. "
             f"Install it with: pip install {distribution}"
         )
-    reason = f": {failure}" if failure else ""
+    if failure is None:
+        return (
+            f"{name} is provided by {distribution}, but the installed {distribution} "
+            f"{version} does not register it; upgrade it with: pip install -U {distribution}"
+        )
     return (
         f"{name} is provided by {distribution} {version}, which is installed but "
-        f"failed to load{reason}; run 'lamella plugins' for details"
+        f"failed to load: {failure}; run 'lamella plugins' for details"
     )
