@@ -26,21 +26,37 @@ EPS = 1e-7
 
 
 def lamella_model() -> Sequential:
-    model = Sequential([
-        Dense(64, input_dim=784), Activation("relu"), Dropout(0.2),
-        Dense(64), Activation("relu"), Dropout(0.2),
-        Dense(10), Activation("softmax"),
-    ])
-    model.compile(optimizer=torch.optim.RMSprop(model.parameters(), lr=1e-3),
-                  loss="categorical_crossentropy", metrics=["accuracy"], device="cpu")
+    model = Sequential(
+        [
+            Dense(64, input_dim=784),
+            Activation("relu"),
+            Dropout(0.2),
+            Dense(64),
+            Activation("relu"),
+            Dropout(0.2),
+            Dense(10),
+            Activation("softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=torch.optim.RMSprop(model.parameters(), lr=1e-3),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        device="cpu",
+    )
     return model
 
 
 def torch_model() -> tuple[nn.Module, torch.optim.Optimizer]:
     model = nn.Sequential(
-        nn.Linear(784, 64), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(64, 10), nn.Softmax(dim=-1),
+        nn.Linear(784, 64),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(64, 64),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(64, 10),
+        nn.Softmax(dim=-1),
     )
     return model, torch.optim.RMSprop(model.parameters(), lr=1e-3)
 
@@ -51,7 +67,7 @@ def torch_fit_epoch(model, optimizer, x, y, batch_size):
     order = torch.randperm(len(x))
     total = torch.zeros(2)
     for start in range(0, len(x), batch_size):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         xb, yb = x.index_select(0, rows), y.index_select(0, rows)
         optimizer.zero_grad(set_to_none=True)
         probs = model(xb)
@@ -68,8 +84,9 @@ def torch_fit_epoch(model, optimizer, x, y, batch_size):
 def torch_predict(model, x, batch_size):
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-                         ).numpy()
+        return torch.cat(
+            [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        ).numpy()
 
 
 def timed(fn) -> float:
@@ -95,29 +112,40 @@ def main() -> None:
     bs = args.batch_size
 
     contenders = {
-        "fit": (lambda: ours.fit(x_np, y_np, batch_size=bs, nb_epoch=1, verbose=0),
-                lambda: torch_fit_epoch(theirs, optimizer, x, y, bs)),
-        "predict": (lambda: ours.predict(x_np, batch_size=bs),
-                    lambda: torch_predict(theirs, x, bs)),
+        "fit": (
+            lambda: ours.fit(x_np, y_np, batch_size=bs, nb_epoch=1, verbose=0),
+            lambda: torch_fit_epoch(theirs, optimizer, x, y, bs),
+        ),
+        "predict": (
+            lambda: ours.predict(x_np, batch_size=bs),
+            lambda: torch_predict(theirs, x, bs),
+        ),
     }
     results = {}
     for case, (lamella_run, torch_run) in contenders.items():
         lamella_run(), torch_run()  # warm up
         pairs = []
         for round_index in range(args.rounds):
-            first, second = (lamella_run, torch_run) if round_index % 2 == 0 else (
-                torch_run, lamella_run)
+            first, second = (
+                (lamella_run, torch_run) if round_index % 2 == 0 else (torch_run, lamella_run)
+            )
             t_first, t_second = timed(first), timed(second)
-            t_lamella, t_torch = (t_first, t_second) if round_index % 2 == 0 else (
-                t_second, t_first)
+            t_lamella, t_torch = (
+                (t_first, t_second) if round_index % 2 == 0 else (t_second, t_first)
+            )
             pairs.append((t_lamella, t_torch))
         lamella_sps = statistics.median(args.samples / a for a, _ in pairs)
         torch_sps = statistics.median(args.samples / b for _, b in pairs)
         ratio = statistics.median(b / a for a, b in pairs)  # lamella throughput / torch's
-        results[case] = {"lamella_samples_per_s": lamella_sps, "torch_samples_per_s": torch_sps,
-                         "median_paired_ratio": ratio}
-        print(f"MLP {case:8s} lamella {lamella_sps:10.0f}/s   torch loop {torch_sps:10.0f}/s   "
-              f"ratio {ratio:.3f}x (median of {args.rounds} paired rounds)")
+        results[case] = {
+            "lamella_samples_per_s": lamella_sps,
+            "torch_samples_per_s": torch_sps,
+            "median_paired_ratio": ratio,
+        }
+        print(
+            f"MLP {case:8s} lamella {lamella_sps:10.0f}/s   torch loop {torch_sps:10.0f}/s   "
+            f"ratio {ratio:.3f}x (median of {args.rounds} paired rounds)"
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"case": "mlp", "torch": torch.__version__, **results}, handle, indent=2)

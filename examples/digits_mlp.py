@@ -75,8 +75,14 @@ def main() -> None:
     model = build()
     model.summary()
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    model.fit(x_train, to_categorical(y_train, 10), batch_size=32, nb_epoch=args.epochs,
-              verbose=1, validation_split=0.1)
+    model.fit(
+        x_train,
+        to_categorical(y_train, 10),
+        batch_size=32,
+        nb_epoch=args.epochs,
+        verbose=1,
+        validation_split=0.1,
+    )
     loss, accuracy = model.evaluate(x_test, to_categorical(y_test, 10), verbose=0)
     print(f"Test loss: {loss:.4f}")
     print(f"Test accuracy: {accuracy:.4f}")

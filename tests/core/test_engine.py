@@ -9,7 +9,7 @@ import torch
 from lamella import backend as K
 from lamella import initializations
 from lamella.engine import InputSpec, Layer
-from lamella.layers import Activation, Dense, Dropout, Flatten, Input, Merge, merge
+from lamella.layers import Activation, Dense, Dropout, Input, Merge, merge
 from lamella.models import Model, Sequential
 
 
@@ -26,7 +26,7 @@ def sgd(lr: float = 0.1) -> type:
 # -- the seed notes' custom layers, verbatim apart from the obvious typos ------------------
 
 
-class My_activation(Layer):  # noqa: N801 - the seed's name
+class My_activation(Layer):  # the seed's name
     """f(x) = x for x>0; alpha1*x for theta<x<=0; alpha2*x for x<=theta."""
 
     def __init__(self, theta=-5.0, alpha1=0.2, alpha2=0.1, **kwargs):
@@ -45,7 +45,7 @@ class My_activation(Layer):  # noqa: N801 - the seed's name
         return input_shape
 
 
-class Trainable_activation(Layer):  # noqa: N801
+class Trainable_activation(Layer):
     """The same function with learnable alpha1 and alpha2."""
 
     def __init__(self, init="zero", theta=-5.0, **kwargs):
@@ -124,11 +124,15 @@ def test_three_input_shape_forms_are_equivalent(first):
 
 
 def test_list_constructor_infers_every_shape():
-    model = Sequential([Dense(32, input_dim=784), Activation("relu"), Dense(10),
-                        Activation("softmax")])
+    model = Sequential(
+        [Dense(32, input_dim=784), Activation("relu"), Dense(10), Activation("softmax")]
+    )
     assert [layer.output_shape for layer in model.layers] == [(None, 32)] * 2 + [(None, 10)] * 2
     assert [layer.name for layer in model.layers] == [
-        "dense_1", "activation_1", "dense_2", "activation_2"
+        "dense_1",
+        "activation_1",
+        "dense_2",
+        "activation_2",
     ]
     assert model.get_layer("dense_2") is model.layers[2]
 
@@ -244,7 +248,7 @@ def test_model_used_as_a_layer_shares_its_weights():
 def test_disconnected_graph_is_reported():
     a, b = Input(shape=(2,), name="first"), Input(shape=(2,), name="second")
     out = merge([a, b], mode="sum")
-    with pytest.raises(ValueError, match="Graph disconnected.*second"):
+    with pytest.raises(ValueError, match=r"Graph disconnected.*second"):
         Model(input=a, output=out)
 
 
@@ -265,8 +269,9 @@ B = RNG.standard_normal((4, 5)).astype("float32")
 
 
 def _cos(a, b):
-    return (a * b).sum(1, keepdims=True) / np.sqrt((a * a).sum(1, keepdims=True)
-                                                   * (b * b).sum(1, keepdims=True))
+    return (a * b).sum(1, keepdims=True) / np.sqrt(
+        (a * a).sum(1, keepdims=True) * (b * b).sum(1, keepdims=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -285,8 +290,7 @@ def test_merge_modes_match_numpy(mode, expected, shape):
     a, b = Input(shape=(5,)), Input(shape=(5,))
     out = merge([a, b], mode=mode)
     assert out.shape == shape
-    np.testing.assert_allclose(Model([a, b], out).predict([A, B]), expected, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(Model([a, b], out).predict([A, B]), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_merge_function_mode_and_shape_errors():
@@ -310,7 +314,10 @@ def test_merge_of_sequential_branches_trains():
     model.add(Dense(10, activation="softmax"))
     assert model.input_shape == [(None, 784), (None, 784)]
     assert [layer.name for layer in model.flattened_layers] == [
-        "dense_1", "dense_2", "merge_1", "dense_3"
+        "dense_1",
+        "dense_2",
+        "merge_1",
+        "dense_3",
     ]
     model.compile(optimizer=sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)

@@ -50,7 +50,7 @@ def reference_loop(weights, x, y, epochs, batch_size, lr, shuffle_seed=None):
         order = torch.randperm(len(x)) if shuffle_seed is not None else torch.arange(len(x))
         total = 0.0
         for start in range(0, len(x), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             probs = torch.softmax(torch.relu(xt[rows] @ w1 + b1) @ w2 + b2, dim=-1)
             probs = (probs / probs.sum(-1, keepdim=True)).clamp(EPS, 1 - EPS)
             loss = -(yt[rows] * probs.log()).sum(-1).mean()
@@ -70,8 +70,9 @@ def test_fit_matches_a_hand_written_torch_loop(shuffle_seed):
     model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy")
     if shuffle_seed is not None:
         torch.manual_seed(shuffle_seed)
-    history = model.fit(x, y, batch_size=16, nb_epoch=3, verbose=0,
-                        shuffle=shuffle_seed is not None)
+    history = model.fit(
+        x, y, batch_size=16, nb_epoch=3, verbose=0, shuffle=shuffle_seed is not None
+    )
     expected, losses = reference_loop(start, x, y, 3, 16, 0.1, shuffle_seed)
     for got, want in zip(model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -82,8 +83,7 @@ def test_fit_matches_a_hand_written_torch_loop(shuffle_seed):
 def test_verbose_2_prints_keras_epoch_lines(capsys):
     x, y = data()
     model = classifier()
-    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, nb_epoch=2, batch_size=32, verbose=2)
     out = capsys.readouterr().out
     assert re.fullmatch(
@@ -96,8 +96,7 @@ def test_verbose_2_prints_keras_epoch_lines(capsys):
 def test_verbose_1_draws_the_progress_bar_with_validation(capsys):
     x, y = data(n=100)
     model = classifier()
-    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, nb_epoch=1, batch_size=32, verbose=1, validation_split=0.2)
     out = capsys.readouterr().out
     assert out.startswith("Train on 80 samples, validate on 20 samples\nEpoch 1/1\n")
@@ -113,8 +112,7 @@ def test_verbose_1_draws_the_progress_bar_with_validation(capsys):
 def test_validation_split_uses_the_tail_and_history_matches_evaluate():
     x, y = data(n=60)
     model = classifier()
-    model.compile(optimizer=fixed_sgd(0.05), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=fixed_sgd(0.05), loss="categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, nb_epoch=2, batch_size=16, verbose=0, validation_split=0.25)
     assert model.metrics_names == ["loss", "acc"]
     assert list(history.history) == ["loss", "acc", "val_loss", "val_acc"]
@@ -127,15 +125,27 @@ def test_validation_split_uses_the_tail_and_history_matches_evaluate():
 @pytest.mark.parametrize(
     ("units", "activation", "loss", "targets", "accuracy"),
     [
-        (1, "sigmoid", "binary_crossentropy",
-         lambda rng, n: rng.integers(2, size=(n, 1)),
-         lambda p, t: np.mean(np.round(p) == t)),
-        (3, "softmax", "categorical_crossentropy",
-         lambda rng, n: np.eye(3)[rng.integers(3, size=n)],
-         lambda p, t: np.mean(p.argmax(1) == t.argmax(1))),
-        (3, "softmax", "sparse_categorical_crossentropy",
-         lambda rng, n: rng.integers(3, size=(n, 1)),
-         lambda p, t: np.mean(p.argmax(1) == t[:, 0])),
+        (
+            1,
+            "sigmoid",
+            "binary_crossentropy",
+            lambda rng, n: rng.integers(2, size=(n, 1)),
+            lambda p, t: np.mean(np.round(p) == t),
+        ),
+        (
+            3,
+            "softmax",
+            "categorical_crossentropy",
+            lambda rng, n: np.eye(3)[rng.integers(3, size=n)],
+            lambda p, t: np.mean(p.argmax(1) == t.argmax(1)),
+        ),
+        (
+            3,
+            "softmax",
+            "sparse_categorical_crossentropy",
+            lambda rng, n: rng.integers(3, size=(n, 1)),
+            lambda p, t: np.mean(p.argmax(1) == t[:, 0]),
+        ),
     ],
 )
 def test_accuracy_is_picked_from_the_loss_and_output(units, activation, loss, targets, accuracy):
@@ -161,11 +171,15 @@ def test_custom_metrics_returning_a_tensor_or_a_dict():
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((32, 5)).astype("float32"), rng.integers(2, size=(32, 1))
     model = Sequential([Dense(1, input_dim=5, activation="sigmoid")])
-    model.compile(optimizer="rmsprop" if _has_optimizers() else fixed_sgd(0.0),
-                  loss="binary_crossentropy", metrics=["accuracy", mean_pred, false_rates])
+    model.compile(
+        optimizer="rmsprop" if _has_optimizers() else fixed_sgd(0.0),
+        loss="binary_crossentropy",
+        metrics=["accuracy", mean_pred, false_rates],
+    )
     assert model.metrics_names == ["loss", "acc", "mean_pred", "false_neg", "false_pos"]
-    results = dict(zip(model.metrics_names, model.evaluate(x, y, batch_size=32, verbose=0),
-                       strict=True))
+    results = dict(
+        zip(model.metrics_names, model.evaluate(x, y, batch_size=32, verbose=0), strict=True)
+    )
     p = model.predict(x)
     assert results["mean_pred"] == pytest.approx(p.mean(), rel=1e-5)
     assert results["false_neg"] == pytest.approx(np.mean(y * (1 - np.round(p))), abs=1e-6)
@@ -183,10 +197,13 @@ def test_two_outputs_with_loss_weights():
     first = Dense(2, activation="softmax", name="first")(inp)
     second = Dense(1, name="second")(inp)
     model = Model(inp, [first, second])
-    model.compile(optimizer=fixed_sgd(0.0), loss=["categorical_crossentropy", "mse"],
-                  loss_weights=[0.5, 2.0], metrics=["accuracy"])
-    assert model.metrics_names == ["loss", "first_loss", "second_loss", "first_acc",
-                                   "second_acc"]
+    model.compile(
+        optimizer=fixed_sgd(0.0),
+        loss=["categorical_crossentropy", "mse"],
+        loss_weights=[0.5, 2.0],
+        metrics=["accuracy"],
+    )
+    assert model.metrics_names == ["loss", "first_loss", "second_loss", "first_acc", "second_acc"]
     rng = np.random.default_rng(4)
     x = rng.standard_normal((20, 3)).astype("float32")
     y1, y2 = np.eye(2)[rng.integers(2, size=20)], rng.standard_normal((20, 1))
@@ -216,16 +233,14 @@ def test_sample_weights_scale_the_loss_as_keras_does():
 def test_batch_methods_and_sequential_predictions():
     x, y = data(n=10)
     model = classifier()
-    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     before = model.test_on_batch(x, y)
     trained = model.train_on_batch(x, y)
     assert len(before) == len(trained) == 2
     assert trained[0] == pytest.approx(before[0], rel=1e-6)  # the loss before the update
     assert model.test_on_batch(x, y)[0] < before[0]
     np.testing.assert_allclose(model.predict_on_batch(x), model.predict(x), rtol=1e-6)
-    np.testing.assert_array_equal(model.predict_classes(x, verbose=0),
-                                  model.predict(x).argmax(1))
+    np.testing.assert_array_equal(model.predict_classes(x, verbose=0), model.predict(x).argmax(1))
     np.testing.assert_allclose(model.predict_proba(x, verbose=0), model.predict(x))
 
 
@@ -256,8 +271,9 @@ def test_dropout_and_learning_phase_only_while_training():
 def test_compile_accepts_torch_optimizers_and_lr_changes_in_place():
     x, y = data()
     model = classifier()
-    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
-                  loss="categorical_crossentropy")
+    model.compile(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss="categorical_crossentropy"
+    )
     assert K.get_value(model.optimizer.lr) == pytest.approx(0.1)
     K.set_value(model.optimizer.lr, 0.0)
     before = model.get_weights()
@@ -276,15 +292,27 @@ def test_optimizer_names_need_lamella_optimizers():
 @pytest.mark.parametrize(
     ("x", "y", "error", "message"),
     [
-        (np.zeros((10, 4)), np.zeros((9, 3)), ValueError,
-         r"same number of samples; got input 0: 10, target 0: 9"),
-        (np.zeros((10, 5)), np.zeros((10, 3)), ValueError,
-         r"expected dense_input_1 to have shape \(None, 4\), but got an array with shape "
-         r"\(10, 5\)"),
+        (
+            np.zeros((10, 4)),
+            np.zeros((9, 3)),
+            ValueError,
+            r"same number of samples; got input 0: 10, target 0: 9",
+        ),
+        (
+            np.zeros((10, 5)),
+            np.zeros((10, 3)),
+            ValueError,
+            r"expected dense_input_1 to have shape \(None, 4\), but got an array with shape "
+            r"\(10, 5\)",
+        ),
         (np.array([["a"] * 4] * 2), np.zeros((2, 3)), TypeError, "must be numeric"),
         ([[1, 2, 3, 4], [1, 2]], np.zeros((2, 3)), ValueError, "ragged"),
-        (np.zeros((10, 4)), np.zeros((10, 1)), ValueError,
-         r"expects shape \(None, 3\).*sparse_categorical_crossentropy"),
+        (
+            np.zeros((10, 4)),
+            np.zeros((10, 1)),
+            ValueError,
+            r"expects shape \(None, 3\).*sparse_categorical_crossentropy",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_training(x, y, error, message):
@@ -343,8 +371,9 @@ def test_epochs_alias_initial_epoch_and_callback_hooks():
     x, y = data(n=20)
     model = classifier()
     model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy")
-    history = model.fit(x, y, epochs=3, initial_epoch=1, batch_size=16, verbose=0,
-                        callbacks=[Recorder()])
+    history = model.fit(
+        x, y, epochs=3, initial_epoch=1, batch_size=16, verbose=0, callbacks=[Recorder()]
+    )
     assert history.epoch == [1, 2]
     assert events[0] == ("train_begin", 3)
     batches = [e for e in events if e[0] == "batch"]
@@ -367,8 +396,15 @@ def test_functional_model_trains_on_two_inputs():
 
 
 def test_activation_layer_names_in_history_and_summary_counts():
-    model = Sequential([Dense(64, input_dim=20, init="uniform"), Activation("tanh"),
-                        Dropout(0.5), Dense(10, init="uniform"), Activation("softmax")])
+    model = Sequential(
+        [
+            Dense(64, input_dim=20, init="uniform"),
+            Activation("tanh"),
+            Dropout(0.5),
+            Dense(10, init="uniform"),
+            Activation("softmax"),
+        ]
+    )
     assert model.count_params() == 20 * 64 + 64 + 64 * 10 + 10
     w = model.layers[0].get_weights()[0]
     assert np.abs(w).max() <= 0.05  # 'uniform' is U(-0.05, 0.05)

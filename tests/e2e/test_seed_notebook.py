@@ -16,12 +16,14 @@ def test_sequential_forms_and_input_shapes():
     from lamella.layers import Activation, Dense
     from lamella.models import Sequential
 
-    model = Sequential([
-        Dense(32, input_dim=784),
-        Activation("relu"),
-        Dense(10),
-        Activation("softmax"),
-    ])
+    model = Sequential(
+        [
+            Dense(32, input_dim=784),
+            Activation("relu"),
+            Dense(10),
+            Activation("softmax"),
+        ]
+    )
     assert model.output_shape == (None, 10)
 
     model = Sequential()
@@ -30,8 +32,11 @@ def test_sequential_forms_and_input_shapes():
     assert model.output_shape == (None, 32)
 
     shapes = []
-    for first in (Dense(32, input_shape=(784,)), Dense(32, batch_input_shape=(None, 784)),
-                  Dense(32, input_dim=784)):
+    for first in (
+        Dense(32, input_shape=(784,)),
+        Dense(32, batch_input_shape=(None, 784)),
+        Dense(32, input_dim=784),
+    ):
         model = Sequential()
         model.add(first)
         shapes.append((model.input_shape, model.output_shape))
@@ -44,8 +49,11 @@ def test_lstm_input_shape_forms():
     from lamella.models import Sequential
 
     shapes = []
-    for first in (LSTM(32, input_shape=(10, 64)), LSTM(32, batch_input_shape=(None, 10, 64)),
-                  LSTM(32, input_length=10, input_dim=64)):
+    for first in (
+        LSTM(32, input_shape=(10, 64)),
+        LSTM(32, batch_input_shape=(None, 10, 64)),
+        LSTM(32, input_length=10, input_dim=64),
+    ):
         model = Sequential()
         model.add(first)
         shapes.append((model.input_shape, model.output_shape))
@@ -57,8 +65,9 @@ def test_compile_variants_with_custom_metrics():
     from lamella.layers import Activation, Dense
     from lamella.models import Sequential
 
-    model = Sequential([Dense(32, input_dim=784), Activation("relu"), Dense(10),
-                        Activation("softmax")])
+    model = Sequential(
+        [Dense(32, input_dim=784), Activation("relu"), Dense(10), Activation("softmax")]
+    )
     # for a multi-class classification problem
     model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
     # for a binary classification problem
@@ -78,8 +87,11 @@ def test_compile_variants_with_custom_metrics():
             "false_pos": false_pos,
         }
 
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy",
-                  metrics=["accuracy", mean_pred, false_rates])
+    model.compile(
+        optimizer="rmsprop",
+        loss="binary_crossentropy",
+        metrics=["accuracy", mean_pred, false_rates],
+    )
     assert model.metrics_names == ["loss", "acc", "mean_pred", "false_neg", "false_pos"]
 
 

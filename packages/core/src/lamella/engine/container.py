@@ -226,8 +226,7 @@ class Container(Layer):
         expected = sum(len(layer.weights) for layer in self._layers)
         if len(weights) != expected:
             raise ValueError(
-                f"Model {self.name} has {expected} weight arrays but set_weights got "
-                f"{len(weights)}"
+                f"Model {self.name} has {expected} weight arrays but set_weights got {len(weights)}"
             )
         position = 0
         for layer in self._layers:
@@ -261,9 +260,7 @@ class Container(Layer):
                 e is not None and g is not None and e != g
                 for e, g in zip(expected[1:], got[1:], strict=False)
             ):
-                raise ValueError(
-                    f"Model {self.name} expects inputs of shape {own}, got {shapes}"
-                )
+                raise ValueError(f"Model {self.name} expects inputs of shape {own}, got {shapes}")
         return unpack_singleton(self.internal_output_shapes)
 
     def output_masked(self, inputs_masked: list[bool]) -> bool:

@@ -18,9 +18,7 @@ from lamella.backend.config import torch_dtype
 Shape = tuple[int | None, ...]
 
 
-def as_list(
-    data: Any, names: Sequence[str], what: str, allow_none: bool = False
-) -> list[Any]:
+def as_list(data: Any, names: Sequence[str], what: str, allow_none: bool = False) -> list[Any]:
     """One entry per model input/output, from an array, a list, or a dict by name."""
     if data is None:
         if allow_none:
@@ -67,15 +65,12 @@ def to_tensor(
         if array.dtype == object or not (
             np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
         ):
-            raise TypeError(
-                f"Data for {name} must be numeric, got an array of dtype {array.dtype}"
-            )
+            raise TypeError(f"Data for {name} must be numeric, got an array of dtype {array.dtype}")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     return tensor.to(device=device, dtype=torch_dtype(dtype), non_blocking=True)
 
 
-def class_indices(value: Any, name: str, classes: int | None, device: torch.device
-                  ) -> torch.Tensor:
+def class_indices(value: Any, name: str, classes: int | None, device: torch.device) -> torch.Tensor:
     """Integer class labels as int64, checked once: whole numbers in ``[0, classes)``."""
     tensor = to_tensor(value, name, "float64", torch.device("cpu"))
     if tensor.numel():

@@ -29,7 +29,9 @@ def batch_dot(a: torch.Tensor, b: torch.Tensor, axes: list[int]) -> torch.Tensor
     a = torch.movedim(a, axes[0], -1)
     b = torch.movedim(b, axes[1], 1)
     a_rest, b_rest = a.shape[1:-1], b.shape[2:]
-    product = torch.bmm(a.reshape(a.shape[0], -1, a.shape[-1]), b.reshape(b.shape[0], b.shape[1], -1))
+    product = torch.bmm(
+        a.reshape(a.shape[0], -1, a.shape[-1]), b.reshape(b.shape[0], b.shape[1], -1)
+    )
     result = product.reshape(a.shape[0], *a_rest, *b_rest)
     return result.unsqueeze(1) if result.dim() == 1 else result
 

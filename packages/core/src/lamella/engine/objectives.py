@@ -128,8 +128,13 @@ def build_objectives(
                 f"compile: sample_weight_mode must be None or 'temporal', got {mode!r}"
             )
         objectives.append(
-            OutputObjective(name, tuple(shape), fn, 1.0 if weight is None else float(weight),
-                            temporal=mode == "temporal")
+            OutputObjective(
+                name,
+                tuple(shape),
+                fn,
+                1.0 if weight is None else float(weight),
+                temporal=mode == "temporal",
+            )
         )
     if metrics is None:
         metrics = []

@@ -59,11 +59,7 @@ class Sequential(Model):
         for layer in self._stack:
             if isinstance(layer, Merge):
                 for branch in layer.branches:
-                    inner = (
-                        branch.flattened_layers
-                        if isinstance(branch, Sequential)
-                        else [branch]
-                    )
+                    inner = branch.flattened_layers if isinstance(branch, Sequential) else [branch]
                     flat.extend(x for x in inner if all(x is not f for f in flat))
             if all(layer is not f for f in flat):
                 flat.append(layer)
@@ -165,8 +161,7 @@ class Sequential(Model):
         expected = sum(len(layer.weights) for layer in self.flattened_layers)
         if len(weights) != expected:
             raise ValueError(
-                f"Model {self.name} has {expected} weight arrays but set_weights got "
-                f"{len(weights)}"
+                f"Model {self.name} has {expected} weight arrays but set_weights got {len(weights)}"
             )
         position = 0
         for layer in self.flattened_layers:

@@ -33,8 +33,7 @@ def layer_from_config(
     """A layer (or model) rebuilt from ``{"class_name", "config"}``."""
     if "class_name" not in config or "config" not in config:
         raise ValueError(
-            "A layer config must have the keys 'class_name' and 'config', got "
-            f"{sorted(config)}"
+            f"A layer config must have the keys 'class_name' and 'config', got {sorted(config)}"
         )
     name = config["class_name"]
     if custom_objects and name in custom_objects:
@@ -76,12 +75,14 @@ def container_config(model: Any) -> dict[str, Any]:
             for node in layer.inbound_nodes
             if id(node) in own and node.input_tensors
         ]
-        layers.append({
-            "name": layer.name,
-            "class_name": class_name(layer),
-            "config": layer.get_config(),
-            "inbound_nodes": inbound,
-        })
+        layers.append(
+            {
+                "name": layer.name,
+                "class_name": class_name(layer),
+                "config": layer.get_config(),
+                "inbound_nodes": inbound,
+            }
+        )
     return {
         "name": model.name,
         "layers": layers,
@@ -117,8 +118,10 @@ def container_from_config(
                 progress.append(item)
         if not progress:
             names = sorted({layer.name for layer, _ in pending})
-            raise ValueError(f"Cannot rebuild model {config.get('name')!r}: the inputs of "
-                             f"layers {names} never appear in the config")
+            raise ValueError(
+                f"Cannot rebuild model {config.get('name')!r}: the inputs of "
+                f"layers {names} never appear in the config"
+            )
         pending = [item for item in pending if all(item is not done for done in progress)]
     inputs = [tensor(ref) for ref in config["input_layers"]]
     outputs = [tensor(ref) for ref in config["output_layers"]]

@@ -562,7 +562,10 @@ def Input(
     if shape is None and batch_shape is None:
         raise ValueError("Input() needs shape= (without the batch axis) or batch_shape=")
     layer = InputLayer(
-        input_shape=shape, batch_input_shape=batch_shape, input_dtype=dtype, name=name,
+        input_shape=shape,
+        batch_input_shape=batch_shape,
+        input_dtype=dtype,
+        name=name,
         sparse=sparse,
     )
     return layer.inbound_nodes[0].output_tensors[0]

@@ -8,9 +8,9 @@ device until something must print them.
 
 from __future__ import annotations
 
-import math
+import functools
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,26 +18,28 @@ import torch
 
 from lamella.backend.config import device as default_device
 from lamella.backend.state import learning_phase_scope
-from lamella.callbacks import (
-    Callback,
-    CallbackList,
-    EpochStats,
-    History,
-    ProgbarLogger,
-)
+from lamella.callbacks import Callback, EpochStats, History
 from lamella.engine import data as data_utils
+from lamella.engine.batches import ArrayBatches, Batch, GeneratorBatches, Prefetcher, unpack
 from lamella.engine.container import Container
+from lamella.engine.loops import train
 from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
 from lamella.engine.optimizer import Optimizer
 from lamella.utils.generic_utils import Progbar
 
 Arrays = Any
-Batch = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]
 
 
 def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, batch_size):
         yield start, min(start + batch_size, count)
+
+
+def _is_batch_stream(x: Any) -> bool:
+    """A DataLoader or another iterable of batches, rather than arrays."""
+    if isinstance(x, (np.ndarray, torch.Tensor, list, tuple, Mapping, str)):
+        return False
+    return isinstance(x, (Iterable, Iterator)) and not hasattr(x, "__array__")
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -70,13 +72,9 @@ class Model(Container):
 
         if "class_mode" in kwargs:
             kwargs.pop("class_mode")
-            warnings.warn(
-                "compile: class_mode is deprecated in Keras 1 and ignored", stacklevel=2
-            )
+            warnings.warn("compile: class_mode is deprecated in Keras 1 and ignored", stacklevel=2)
         if kwargs:
-            raise TypeError(
-                f"compile: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
-            )
+            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         if not self.outputs:
             raise RuntimeError(f"Model {self.name} has no layers yet: add layers before compile")
         self.objectives: list[OutputObjective] = build_objectives(
@@ -176,8 +174,10 @@ class Model(Container):
         if not fits:
             loss_name = getattr(objective.loss, "__name__", "the loss")
             hint = ""
-            if loss_name == "categorical_crossentropy" and target.dim() >= 1 and (
-                target.dim() == 1 or target.shape[-1] == 1
+            if (
+                loss_name == "categorical_crossentropy"
+                and target.dim() >= 1
+                and (target.dim() == 1 or target.shape[-1] == 1)
             ):
                 hint = (
                     "; for integer class labels use loss='sparse_categorical_crossentropy' "
@@ -195,8 +195,9 @@ class Model(Container):
         targets: list[torch.Tensor],
         device: torch.device,
     ) -> list[torch.Tensor | None]:
-        given = data_utils.as_list(sample_weight, self.output_names, "sample_weight",
-                                   allow_none=True)
+        given = data_utils.as_list(
+            sample_weight, self.output_names, "sample_weight", allow_none=True
+        )
         classes = (
             data_utils.as_list(class_weight, self.output_names, "class_weight", allow_none=True)
             if isinstance(class_weight, Mapping)
@@ -239,12 +240,17 @@ class Model(Container):
         found.extend(self.activity_penalties())
         return found
 
-    def _train_step(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
-                    weights: list[torch.Tensor | None]) -> torch.Tensor:
+    def _train_step(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> torch.Tensor:
         self.optimizer.zero_grad()
         outputs, masks = self._forward(inputs)
-        total, values = compute(self.objectives, outputs, targets, weights, masks,
-                                self._penalties())
+        total, values = compute(
+            self.objectives, outputs, targets, weights, masks, self._penalties()
+        )
         total.backward()
         self.optimizer.step()
         if self._constraints:
@@ -253,8 +259,12 @@ class Model(Container):
                     weight.copy_(constraint(weight))
         return values
 
-    def _test_step(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
-                   weights: list[torch.Tensor | None]) -> torch.Tensor:
+    def _test_step(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> torch.Tensor:
         outputs, masks = self._forward(inputs)
         penalties = self.penalties() if self._has_penalties else []
         return compute(self.objectives, outputs, targets, weights, masks, penalties)[1]
@@ -281,11 +291,23 @@ class Model(Container):
         if "epochs" in kwargs:
             nb_epoch = kwargs.pop("epochs")
         if kwargs.pop("show_accuracy", None) is not None:
-            warnings.warn("fit: show_accuracy is deprecated; use metrics=['accuracy']",
-                          stacklevel=2)
+            warnings.warn(
+                "fit: show_accuracy is deprecated; use metrics=['accuracy']", stacklevel=2
+            )
         if kwargs:
             raise TypeError(f"fit: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         self._require_compiled("training")
+        if y is None and _is_batch_stream(x):
+            return self.fit_generator(
+                x,
+                None,
+                nb_epoch,
+                verbose,
+                callbacks,
+                validation_data,
+                class_weight=class_weight,
+                initial_epoch=initial_epoch,
+            )
         batch_size = _check_batch_size(batch_size)
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"fit: shuffle must be True, False or 'batch', got {shuffle!r}")
@@ -305,124 +327,208 @@ class Model(Container):
             val_inputs = self._inputs(val_x, device)
             val_targets = self._targets(val_y, device)
             val_weights = self._weights(rest[0] if rest else None, None, val_targets, device)
-            data_utils.check_lengths({"validation input": val_inputs,
-                                      "validation target": val_targets})
+            data_utils.check_lengths(
+                {"validation input": val_inputs, "validation target": val_targets}
+            )
             validation = (val_inputs, val_targets, val_weights)
         elif validation_split:
             groups = [*inputs, *targets, *weights]
             head, tail = data_utils.split_tail(groups, validation_split)
             n_in, n_out = len(inputs), len(targets)
-            inputs, targets, weights = head[:n_in], head[n_in:n_in + n_out], head[n_in + n_out:]
-            validation = (tail[:n_in], tail[n_in:n_in + n_out], tail[n_in + n_out:])
-        return self._fit_loop(inputs, targets, weights, batch_size, int(nb_epoch), verbose,
-                              callbacks, validation, shuffle, initial_epoch)
+            inputs, targets, weights = head[:n_in], head[n_in : n_in + n_out], head[n_in + n_out :]
+            validation = (tail[:n_in], tail[n_in : n_in + n_out], tail[n_in + n_out :])
+        source = ArrayBatches(inputs, targets, weights, batch_size, shuffle)
+        count = source.count
+        validate = None
+        if validation is not None:
+            if verbose:
+                print(
+                    f"Train on {count} samples, validate on "
+                    f"{int(validation[0][0].shape[0])} samples"
+                )
+            validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
+        params = {"batch_size": batch_size, "nb_sample": count}
+        return train(
+            self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
+        )
 
-    def _fit_loop(
+    # -- generators ---------------------------------------------------------------------
+
+    def _convert_batch(self, item: Any, what: str) -> Batch:
+        """One generator item as device tensors, checked like fit's arrays."""
+        x, y, sample_weight = unpack(item, what)
+        device = self.device
+        inputs = self._inputs(x, device)
+        targets = self._targets(y, device)
+        weights = self._weights(sample_weight, None, targets, device)
+        size = data_utils.check_lengths(
+            {"input": inputs, "target": targets, "sample_weight": weights}
+        )
+        return size, inputs, targets, weights
+
+    def fit_generator(
+        self,
+        generator: Iterable[Any],
+        samples_per_epoch: int | None = None,
+        nb_epoch: int = 10,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_data: Any = None,
+        nb_val_samples: int | None = None,
+        class_weight: Mapping[Any, float] | None = None,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+        pickle_safe: bool = False,
+        initial_epoch: int = 0,
+        **kwargs: Any,
+    ) -> History:
+        """Train on batches from a generator yielding ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Also takes a ``torch.utils.data.DataLoader`` or any iterable of such batches
+        (one pass per epoch unless ``samples_per_epoch`` says otherwise).  Batches
+        are prepared on ``nb_worker`` background threads (``pickle_safe`` is
+        accepted for Keras code; lamella always uses threads: use a DataLoader with
+        workers for process-based loading).
+        """
+        if "epochs" in kwargs:
+            nb_epoch = kwargs.pop("epochs")
+        if kwargs:
+            raise TypeError(
+                f"fit_generator: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
+            )
+        self._require_compiled("training")
+        samples = self._samples_in(generator, samples_per_epoch, "samples_per_epoch")
+
+        def convert(item: Any) -> Batch:
+            batch = self._convert_batch(item, "fit_generator")
+            if class_weight:
+                size, inputs, targets, weights = batch
+                weights = [
+                    w if w is not None else data_utils.class_weights_to_samples(t, class_weight)
+                    for w, t in zip(weights, targets, strict=True)
+                ]
+                batch = (size, inputs, targets, weights)
+            return batch
+
+        source = GeneratorBatches(generator, convert, samples, max_q_size, nb_worker)
+        validate = None
+        if validation_data is not None:
+            if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+                arrays = self._convert_batch(validation_data, "validation_data")[1:]
+                validate = functools.partial(self._test_loop, *arrays, batch_size=32)
+            else:
+                val_samples = self._samples_in(validation_data, nb_val_samples, "nb_val_samples")
+                validate = functools.partial(
+                    self.evaluate_generator,
+                    validation_data,
+                    val_samples,
+                    max_q_size,
+                    nb_worker,
+                    as_list=True,
+                )
+        try:
+            return train(
+                self,
+                source,
+                int(nb_epoch),
+                verbose,
+                callbacks,
+                validate,
+                initial_epoch,
+                {"nb_sample": samples},
+            )
+        finally:
+            source.close()
+
+    @staticmethod
+    def _samples_in(source: Any, given: int | None, argument: str) -> int:
+        if given is not None:
+            if given < 1:
+                raise ValueError(f"{argument} must be a positive number of samples, got {given}")
+            return int(given)
+        dataset = getattr(source, "dataset", None)
+        if dataset is not None and hasattr(dataset, "__len__"):
+            return len(dataset)
+        raise ValueError(f"{argument} is needed: the generator gives no way to count its samples")
+
+    def evaluate_generator(
+        self,
+        generator: Iterable[Any],
+        val_samples: int | None = None,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+        pickle_safe: bool = False,
+        as_list: bool = False,
+    ) -> float | list[float]:
+        """The loss and metrics over ``val_samples`` samples drawn from a generator."""
+        self._require_compiled("evaluating")
+        samples = self._samples_in(generator, val_samples, "val_samples")
+        stats = EpochStats(list(self.metrics_names))
+        feeder = Prefetcher(
+            generator,
+            lambda item: self._convert_batch(item, "evaluate_generator"),
+            max_q_size,
+            nb_worker,
+        )
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode(), learning_phase_scope(0):
+                while stats.seen < samples:
+                    try:
+                        size, inputs, targets, weights = feeder.get()
+                    except StopIteration:
+                        break
+                    stats.add(self._test_step(inputs, targets, weights), size)
+        finally:
+            feeder.close()
+            self.train(was_training)
+        results = list(stats.averages().values())
+        return results if as_list or len(results) > 1 else results[0]
+
+    def predict_generator(
+        self,
+        generator: Iterable[Any],
+        val_samples: int | None = None,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+        pickle_safe: bool = False,
+    ) -> Any:
+        """Predictions for ``val_samples`` samples of a generator yielding x (or (x, y))."""
+        samples = self._samples_in(generator, val_samples, "val_samples")
+
+        def prepare(item: Any) -> list[torch.Tensor]:
+            x = item[0] if isinstance(item, tuple) else item
+            return self._inputs(x, self.device)
+
+        feeder = Prefetcher(generator, prepare, max_q_size, nb_worker)
+        chunks: list[list[torch.Tensor]] = []
+        seen = 0
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode(), learning_phase_scope(0):
+                while seen < samples:
+                    try:
+                        inputs = feeder.get()
+                    except StopIteration:
+                        break
+                    chunks.append(self._forward(inputs)[0])
+                    seen += int(inputs[0].shape[0])
+        finally:
+            feeder.close()
+            self.train(was_training)
+        outputs = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks, strict=True)]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _test_loop(
         self,
         inputs: list[torch.Tensor],
         targets: list[torch.Tensor],
         weights: list[torch.Tensor | None],
         batch_size: int,
-        nb_epoch: int,
-        verbose: int,
-        callbacks: Sequence[Callback] | None,
-        validation: Batch | None,
-        shuffle: bool | str,
-        initial_epoch: int,
-    ) -> History:
-        count = int(inputs[0].shape[0])
-        names = list(self.metrics_names)
-        shown = names + [f"val_{n}" for n in names] if validation else names
-        self.history = History()
-        stats = EpochStats(names)
-        everything: list[Callback] = [*(callbacks or []), self.history]
-        if verbose:
-            everything.append(ProgbarLogger())
-        hooks = CallbackList(everything, stats)
-        hooks.set_model(self)
-        hooks.set_params({
-            "batch_size": batch_size, "nb_epoch": nb_epoch, "nb_sample": count,
-            "verbose": verbose, "do_validation": validation is not None, "metrics": shown,
-        })
-        if verbose and validation is not None:
-            print(f"Train on {count} samples, validate on {int(validation[0][0].shape[0])} "
-                  "samples")
-        self.stop_training = False
-        device = inputs[0].device
-        columns = [*inputs, *targets, *weights]
-        n_in, n_out = len(inputs), len(targets)
-        hooks.on_train_begin()
-        try:
-            for epoch in range(initial_epoch, nb_epoch):
-                stats.reset()
-                hooks.on_epoch_begin(epoch)
-                order = self._epoch_order(count, batch_size, shuffle, device)
-                self.train()
-                with learning_phase_scope(1):
-                    for index, (start, stop) in enumerate(_batches(count, batch_size)):
-                        if order is None:
-                            batch = [c[start:stop] if c is not None else None for c in columns]
-                        else:
-                            rows = order[start:stop]
-                            batch = [c.index_select(0, rows) if c is not None else None
-                                     for c in columns]
-                        logs: dict[str, Any] = {"batch": index, "size": stop - start}
-                        if hooks.listens_to_batches:
-                            hooks.on_batch_begin(index, logs)
-                        values = self._train_step(batch[:n_in], batch[n_in:n_in + n_out],
-                                                  batch[n_in + n_out:])
-                        stats.add(values, stop - start)
-                        if hooks.listens_to_batches:
-                            if hooks.wants_batch_values:
-                                logs.update(zip(names, values.unbind(), strict=True))
-                            hooks.on_batch_end(index, logs)
-                        if self.stop_training:
-                            break
-                epoch_logs: dict[str, Any] = stats.averages()
-                if not math.isfinite(epoch_logs.get("loss", 0.0)):
-                    batch, value = stats.first_nonfinite()
-                    warnings.warn(
-                        f"Epoch {epoch + 1}: the loss became {value} at batch {batch}; "
-                        "the weights are probably ruined "
-                        "(lower the learning rate, or stop with TerminateOnNaN)",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
-                if validation is not None:
-                    results = self._test_loop(*validation, batch_size=batch_size)
-                    epoch_logs.update((f"val_{n}", v) for n, v in zip(names, results,
-                                                                      strict=True))
-                hooks.on_epoch_end(epoch, epoch_logs)
-                if self.stop_training:
-                    break
-        except KeyboardInterrupt:
-            self.eval()
-            warnings.warn(
-                f"fit interrupted: the model keeps the weights of the last finished batch; "
-                f"history holds {len(self.history.epoch)} finished epoch(s)",
-                stacklevel=2,
-            )
-            return self.history
-        finally:
-            self.eval()
-        hooks.on_train_end()
-        return self.history
-
-    @staticmethod
-    def _epoch_order(count: int, batch_size: int, shuffle: bool | str,
-                     device: torch.device) -> torch.Tensor | None:
-        if shuffle == "batch":
-            chunks = torch.randperm((count + batch_size - 1) // batch_size, device=device)
-            starts = chunks * batch_size
-            rows = (starts[:, None] + torch.arange(batch_size, device=device)).reshape(-1)
-            return rows[rows < count]
-        if shuffle:
-            return torch.randperm(count, device=device)
-        return None
-
-    def _test_loop(self, inputs: list[torch.Tensor], targets: list[torch.Tensor],
-                   weights: list[torch.Tensor | None], batch_size: int,
-                   verbose: int = 0) -> list[float]:
+        verbose: int = 0,
+    ) -> list[float]:
         count = int(inputs[0].shape[0])
         stats = EpochStats(list(self.metrics_names))
         progbar = Progbar(count) if verbose == 1 else None
@@ -434,8 +540,9 @@ class Model(Container):
             with torch.inference_mode(), learning_phase_scope(0):
                 for start, stop in _batches(count, batch_size):
                     batch = [c[start:stop] if c is not None else None for c in columns]
-                    values = self._test_step(batch[:n_in], batch[n_in:n_in + n_out],
-                                             batch[n_in + n_out:])
+                    values = self._test_step(
+                        batch[:n_in], batch[n_in : n_in + n_out], batch[n_in + n_out :]
+                    )
                     stats.add(values, stop - start)
                     if progbar is not None:
                         progbar.update(stop)
@@ -443,27 +550,35 @@ class Model(Container):
             self.train(was_training)
         return list(stats.averages().values())
 
-    def evaluate(self, x: Arrays, y: Arrays, batch_size: int = 32, verbose: int = 1,
-                 sample_weight: Arrays = None, **kwargs: Any) -> float | list[float]:
+    def evaluate(
+        self,
+        x: Arrays,
+        y: Arrays = None,
+        batch_size: int = 32,
+        verbose: int = 1,
+        sample_weight: Arrays = None,
+        **kwargs: Any,
+    ) -> float | list[float]:
         """The loss (and metrics) on the given data: a float, or a list in metrics_names order."""
         if kwargs.pop("show_accuracy", None) is not None:
             warnings.warn("evaluate: show_accuracy is deprecated", stacklevel=2)
         if kwargs:
-            raise TypeError(
-                f"evaluate: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
-            )
+            raise TypeError(f"evaluate: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         self._require_compiled("evaluating")
+        if y is None and _is_batch_stream(x):
+            return self.evaluate_generator(x)
         device = self.device
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
         weights = self._weights(sample_weight, None, targets, device)
         data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
-        results = self._test_loop(inputs, targets, weights, _check_batch_size(batch_size),
-                                  verbose)
+        results = self._test_loop(inputs, targets, weights, _check_batch_size(batch_size), verbose)
         return results[0] if len(results) == 1 else results
 
     def predict(self, x: Arrays, batch_size: int = 32, verbose: int = 0) -> Any:
         """Outputs for ``x`` as numpy arrays (a list of them for several outputs)."""
+        if _is_batch_stream(x):
+            return self.predict_generator(x)
         inputs = self._inputs(x, self.device)
         count = data_utils.check_lengths({"input": inputs})
         batch_size = _check_batch_size(batch_size)
@@ -484,8 +599,14 @@ class Model(Container):
         outputs = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks, strict=True)]
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def _batch_call(self, fn: Callable[..., torch.Tensor], x: Arrays, y: Arrays,
-                    sample_weight: Arrays, class_weight: Any) -> Any:
+    def _batch_call(
+        self,
+        fn: Callable[..., torch.Tensor],
+        x: Arrays,
+        y: Arrays,
+        sample_weight: Arrays,
+        class_weight: Any,
+    ) -> Any:
         device = self.device
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
@@ -494,8 +615,9 @@ class Model(Container):
         values = fn(inputs, targets, weights).cpu().numpy()
         return values[0] if len(values) == 1 else list(values)
 
-    def train_on_batch(self, x: Arrays, y: Arrays, sample_weight: Arrays = None,
-                       class_weight: Any = None) -> Any:
+    def train_on_batch(
+        self, x: Arrays, y: Arrays, sample_weight: Arrays = None, class_weight: Any = None
+    ) -> Any:
         """One gradient update on one batch; returns the loss (and metrics) before it."""
         self._require_compiled("training")
         self.train()
@@ -512,8 +634,9 @@ class Model(Container):
             return self._batch_call(self._test_step, x, y, sample_weight, None)
 
     def predict_on_batch(self, x: Arrays) -> Any:
-        return self.predict(x, batch_size=max(1, len(data_utils.as_list(
-            x, self.input_names, "input")[0])))
+        return self.predict(
+            x, batch_size=max(1, len(data_utils.as_list(x, self.input_names, "input")[0]))
+        )
 
     # -- files ------------------------------------------------------------------------
 

@@ -110,8 +110,7 @@ def serializer_for(filepath: str) -> Serializer:
     ending = os.path.splitext(str(filepath))[1].lower()
     if not ending:
         raise ValueError(
-            f"Cannot tell the file format of {str(filepath)!r}: it has no ending "
-            "such as '.h5'."
+            f"Cannot tell the file format of {str(filepath)!r}: it has no ending such as '.h5'."
         )
     return registry("serializers").get(ending)
 

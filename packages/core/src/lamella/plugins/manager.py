@@ -161,9 +161,7 @@ class PluginHost:
                 _info: PluginInfo = info,
                 _added: list[str] = added,
             ) -> None:
-                entry = Entry(
-                    name or obj.__name__, obj, tuple(aliases), _info.provider, override
-                )
+                entry = Entry(name or obj.__name__, obj, tuple(aliases), _info.provider, override)
                 if registry.add(entry):
                     _added.append(entry.name)
 

@@ -1,4 +1,4 @@
-"""``lamella.preprocessing.image``: forwards to lamella-preprocessing's ``lamella.preproc.image``."""
+"""Keras 1's ``preprocessing.image`` path; the code is lamella-preprocessing's."""
 
 from lamella.plugins import module_facade
 

@@ -1,4 +1,4 @@
-"""``lamella.preprocessing.sequence``: forwards to lamella-preprocessing's ``lamella.preproc.sequence``."""
+"""Keras 1's ``preprocessing.sequence`` path; the code is lamella-preprocessing's."""
 
 from lamella.plugins import module_facade
 

@@ -1,4 +1,4 @@
-"""``lamella.preprocessing.text``: forwards to lamella-preprocessing's ``lamella.preproc.text``."""
+"""Keras 1's ``preprocessing.text`` path; the code is lamella-preprocessing's."""
 
 from lamella.plugins import module_facade
 

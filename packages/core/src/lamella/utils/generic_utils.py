@@ -76,7 +76,7 @@ class Progbar:
         if self.verbose == 1:
             previous = self.total_width
             out.write("\b" * previous + "\r")
-            digits = int(math.floor(math.log10(max(self.target, 1)))) + 1
+            digits = math.floor(math.log10(max(self.target, 1))) + 1
             bar = f"{current:{digits}d}/{self.target:{digits}d} ["
             filled = int(self.width * current / max(self.target, 1))
             if filled > 0:

@@ -10,9 +10,9 @@ import numpy as np
 def to_categorical(y: Any, nb_classes: int | None = None) -> np.ndarray:
     """One-hot rows (float64, as Keras 1) from integer class labels of any shape."""
     labels = np.asarray(y)
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.equal(np.mod(labels, 1), 0)):
-            raise ValueError("to_categorical: labels must be whole numbers (class indices)")
+    whole = np.issubdtype(labels.dtype, np.integer) or np.all(np.mod(labels, 1) == 0)
+    if labels.size and not whole:
+        raise ValueError("to_categorical: labels must be whole numbers (class indices)")
     labels = labels.astype("int64").ravel()
     if labels.size and labels.min() < 0:
         raise ValueError(f"to_categorical: class indices must be >= 0, got {labels.min()}")
