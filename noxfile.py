@@ -28,7 +28,8 @@ def install(session: nox.Session, *packages: str, extra: tuple[str, ...] = ()) -
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests, with only lamella-core and that package installed."""
-    install(session, *dict.fromkeys(["core", package]), extra=TEST_TOOLS)
+    extra = (*TEST_TOOLS, "pydot") if package == "core" else TEST_TOOLS  # drawing tests
+    install(session, *dict.fromkeys(["core", package]), extra=extra)
     session.run("pip", "check")
     session.run("pytest", f"tests/{package.replace('-', '_')}", *session.posargs)
 
