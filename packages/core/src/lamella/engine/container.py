@@ -108,7 +108,10 @@ class Container(Layer):
         self._nodes = nodes
         self._plan = self._make_plan(nodes)
         self._masked = any(t.masked for node in nodes for t in node.output_tensors)
-        self._has_activity = any(layer.activity_regularizer is not None for layer in layers)
+        self._has_activity = any(
+            layer.activity_regularizer is not None or getattr(layer, "_has_activity", False)
+            for layer in layers
+        )
         self.built = True
 
     def _make_plan(self, nodes: list[Node]) -> list[Step]:
@@ -280,7 +283,7 @@ class Container(Layer):
         """Outputs for real input tensors; the fast path, with no masks anywhere."""
         slots: list[Any] = [None] * self._slot_count
         slots[: len(inputs)] = inputs
-        collect = self._has_activity and self.training
+        collect = self._has_activity
         if collect:
             self._activity_penalties: list[torch.Tensor] = []
         for step in self._plan:
@@ -301,7 +304,7 @@ class Container(Layer):
         slots: list[Any] = [None] * self._slot_count
         masks: list[Any] = [None] * self._slot_count
         slots[: len(inputs)] = inputs
-        collect = self._has_activity and self.training
+        collect = self._has_activity
         if collect:
             self._activity_penalties = []
         for step in self._plan:
@@ -327,5 +330,9 @@ class Container(Layer):
         return [slots[i] for i in self._output_slots], [masks[i] for i in self._output_slots]
 
     def activity_penalties(self) -> list[torch.Tensor]:
-        """Activity penalties recorded by the last training-mode forward pass."""
-        return getattr(self, "_activity_penalties", []) if self._has_activity else []
+        """Activity penalties of the last forward pass, nested models' included."""
+        found = list(getattr(self, "_activity_penalties", [])) if self._has_activity else []
+        for layer in self._layers:
+            if isinstance(layer, Container):
+                found.extend(layer.activity_penalties())
+        return found

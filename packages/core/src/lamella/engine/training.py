@@ -266,8 +266,7 @@ class Model(Container):
         weights: list[torch.Tensor | None],
     ) -> torch.Tensor:
         outputs, masks = self._forward(inputs)
-        penalties = self.penalties() if self._has_penalties else []
-        return compute(self.objectives, outputs, targets, weights, masks, penalties)[1]
+        return compute(self.objectives, outputs, targets, weights, masks, self._penalties())[1]
 
     # -- public training API ---------------------------------------------------------
 
