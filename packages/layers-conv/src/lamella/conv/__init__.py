@@ -1,0 +1,1 @@
+"""lamella-layers-conv: convolution, pooling, padding and up-sampling layers"""

@@ -1,0 +1,163 @@
+"""Keras 1's locally connected layers: convolutions whose filters differ at every position.
+
+Weights follow Keras 1 exactly.  ``W`` is ``(positions, window features, nb_filter)`` with
+positions in row-major order, and the window features of one position ordered as Keras
+flattens a patch of its input: (steps, features) for 1D, (channels, rows, cols) for 'th'
+and (rows, cols, channels) for 'tf'.  ``b`` is ``(out_steps, nb_filter)`` or
+``(out_rows, out_cols, nb_filter)``; Keras 1 adds that array to 'th' outputs reshaped, not
+transposed, to ``(nb_filter, out_rows, out_cols)``, and so does this layer, so that weights
+trained by Keras give Keras's outputs.
+
+Patches come from ``Tensor.unfold`` (views) and meet their weights in one batched product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lamella.conv.convolutional import _Convolution
+from lamella.conv.spatial import sequence_input, window_output
+from lamella.engine.topology import Shape
+
+
+class _LocallyConnected(_Convolution):
+    """A 'valid' convolution with one filter bank per output position (N-d)."""
+
+    border_modes = ("valid",)
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self.channels(input_shape)
+        sizes = self.known_sizes(input_shape)  # one weight matrix per output position
+        self.output_sizes = window_output(
+            self, sizes, self.kernel_size, self.border_mode, self.strides
+        )
+        positions = math.prod(self.output_sizes)
+        features = math.prod(self.kernel_size) * channels
+        self.W = self.add_weight(
+            (positions, features, self.nb_filter),
+            self.init,
+            name="W",
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        self._build_bias((*self.output_sizes, self.nb_filter))
+
+    def _patches(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, positions, window features), features in Keras's order for the ordering."""
+        for axis, size, stride in zip(
+            self.spatial_axes, self.kernel_size, self.strides, strict=True
+        ):
+            x = x.unfold(axis, size, stride)  # the window becomes a new last axis
+        n = self.rank
+        outputs, windows = list(range(1, n + 1)), list(range(n + 2, 2 * n + 2))
+        if self.channels_last:  # (b, *out, ch, *window) -> (b, *out, *window, ch)
+            x = x.permute(0, *outputs, *windows, n + 1)
+        else:  # (b, ch, *out, *window) -> (b, *out, ch, *window)
+            x = x.permute(0, *(a + 1 for a in outputs), 1, *windows)
+        return x.reshape(x.shape[0], math.prod(self.output_sizes), -1)
+
+    def call(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
+        y = torch.einsum("bpf,pfn->bpn", self._patches(x), self.W)
+        y = y.reshape(x.shape[0], *self.output_sizes, self.nb_filter)
+        if not self.channels_last:
+            y = y.movedim(-1, 1)
+        if self.b is not None:
+            y = y + self.b.reshape(y.shape[1:])  # Keras 1's reshape, also for 'th'
+        return self.activation(y)
+
+
+class LocallyConnected1D(_LocallyConnected):
+    """Unshared-weight convolution over the steps of (batch, steps, input_dim) sequences."""
+
+    rank = 1
+    kernel_names = ("filter_length",)
+    stride_name = "subsample_length"
+
+    def __init__(
+        self,
+        nb_filter: int,
+        filter_length: int,
+        init: Any = "glorot_uniform",
+        activation: Any = None,
+        weights: list[Any] | None = None,
+        border_mode: str = "valid",
+        subsample_length: int = 1,
+        W_regularizer: Any = None,
+        b_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        W_constraint: Any = None,
+        b_constraint: Any = None,
+        bias: bool = True,
+        input_dim: int | None = None,
+        input_length: int | None = None,
+        **kwargs: Any,
+    ):
+        sequence_input(kwargs, input_dim, input_length)
+        super().__init__(
+            nb_filter,
+            (filter_length,),
+            subsample_length,
+            None,
+            init,
+            activation,
+            weights,
+            border_mode,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            **kwargs,
+        )
+        self.input_dim = input_dim
+        self.input_length = input_length
+
+
+class LocallyConnected2D(_LocallyConnected):
+    """Unshared-weight convolution over rows and columns of images, 'th' or 'tf'."""
+
+    rank = 2
+    kernel_names = ("nb_row", "nb_col")
+    stride_name = "subsample"
+
+    def __init__(
+        self,
+        nb_filter: int,
+        nb_row: int,
+        nb_col: int,
+        init: Any = "glorot_uniform",
+        activation: Any = None,
+        weights: list[Any] | None = None,
+        border_mode: str = "valid",
+        subsample: Sequence[int] = (1, 1),
+        dim_ordering: str = "default",
+        W_regularizer: Any = None,
+        b_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        W_constraint: Any = None,
+        b_constraint: Any = None,
+        bias: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            nb_filter,
+            (nb_row, nb_col),
+            subsample,
+            dim_ordering,
+            init,
+            activation,
+            weights,
+            border_mode,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            **kwargs,
+        )

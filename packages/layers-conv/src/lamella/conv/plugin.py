@@ -1,0 +1,43 @@
+"""The hook module of lamella-layers-conv, named by its ``lamella`` entry point.
+
+It registers every convolution, pooling, padding, cropping, up-sampling and locally
+connected layer under its Keras 1 class name, the convolutions also under their Keras
+aliases (``Conv2D`` ...).  The layer modules are imported inside the hook, so loading
+this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lamella.plugins import hookimpl
+
+LAMELLA_PLUGIN_API = 1
+
+#: Keras's short names for the convolutions.
+ALIASES = {
+    "Convolution1D": ("Conv1D",),
+    "AtrousConvolution1D": ("AtrousConv1D",),
+    "Convolution2D": ("Conv2D",),
+    "AtrousConvolution2D": ("AtrousConv2D",),
+    "SeparableConvolution2D": ("SeparableConv2D",),
+    "Deconvolution2D": ("Deconv2D",),
+    "Convolution3D": ("Conv3D",),
+}
+
+
+@hookimpl
+def lamella_register_layers(register: Callable[..., Any]) -> None:
+    from lamella.conv import convolutional, local, pooling
+    from lamella.engine.topology import Layer
+
+    for module in (convolutional, pooling, local):
+        for name, obj in vars(module).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, Layer)
+                and not name.startswith("_")
+                and obj.__module__ == module.__name__
+            ):
+                register(obj, aliases=ALIASES.get(name, ()))
