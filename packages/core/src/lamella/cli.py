@@ -50,7 +50,7 @@ def _info() -> dict[str, Any]:
         if name.startswith("lamella") or name in ("numpy", "pluggy", "h5py", "PyYAML", "pillow"):
             versions[name] = dist.version
     device = {
-        "policy": backend.config()["device"],
+        "policy": backend.settings()["device"],
         "selected": str(backend.device()),
         "cuda_available": torch.cuda.is_available(),
     }
@@ -62,7 +62,7 @@ def _info() -> dict[str, Any]:
     return {
         "versions": dict(sorted(versions.items())),
         "device": device,
-        "config": backend.config(),
+        "config": backend.settings(),
         "config_file": {"path": str(path), "exists": path.is_file()},
     }
 

@@ -7,7 +7,6 @@ losses and metrics.  Here they take and return ``torch.Tensor``s.
 from lamella.backend.config import (
     backend,
     cast_to_floatx,
-    config,
     config_path,
     device,
     epsilon,
@@ -19,6 +18,7 @@ from lamella.backend.config import (
     set_epsilon,
     set_floatx,
     set_image_dim_ordering,
+    settings,
     torch_dtype,
 )
 from lamella.backend.ops import *  # noqa: F403
@@ -34,7 +34,6 @@ from lamella.backend.state import (
 __all__ = [
     "backend",
     "cast_to_floatx",
-    "config",
     "config_path",
     "device",
     "epsilon",
@@ -51,6 +50,7 @@ __all__ = [
     "set_floatx",
     "set_image_dim_ordering",
     "set_learning_phase",
+    "settings",
     "torch_dtype",
     *_ops_all,
 ]

@@ -30,8 +30,9 @@ _config: dict[str, Any] | None = None
 
 
 def config_path() -> Path:
+    """``$LAMELLA_HOME/lamella.json``, where LAMELLA_HOME defaults to ``~/.lamella``."""
     home = os.environ.get("LAMELLA_HOME")
-    return Path(home) if home else Path.home() / ".lamella" / "lamella.json"
+    return (Path(home) if home else Path.home() / ".lamella") / "lamella.json"
 
 
 def _validate(key: str, value: Any, origin: str) -> Any:
@@ -64,7 +65,7 @@ def _load() -> dict[str, Any]:
     return settings
 
 
-def config() -> dict[str, Any]:
+def settings() -> dict[str, Any]:
     """The settings in force (a copy)."""
     global _config
     if _config is None:
@@ -73,7 +74,7 @@ def config() -> dict[str, Any]:
 
 
 def _set(key: str, value: Any) -> None:
-    config()
+    settings()
     assert _config is not None
     _config[key] = _validate(key, value, f"set_{key}")
 
@@ -88,9 +89,17 @@ def save_config(path: str | os.PathLike[str] | None = None) -> Path:
     """Write the settings in force to the config file, atomically."""
     target = Path(path) if path else config_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False) as handle:
-        json.dump(config(), handle, indent=4)
-    os.replace(handle.name, target)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".lamella-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(settings(), handle, indent=4)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide it from others
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -99,7 +108,7 @@ def backend() -> str:
 
 
 def floatx() -> str:
-    return config()["floatx"]
+    return settings()["floatx"]
 
 
 def set_floatx(value: str) -> None:
@@ -107,7 +116,7 @@ def set_floatx(value: str) -> None:
 
 
 def epsilon() -> float:
-    return config()["epsilon"]
+    return settings()["epsilon"]
 
 
 def set_epsilon(value: float) -> None:
@@ -115,7 +124,7 @@ def set_epsilon(value: float) -> None:
 
 
 def image_dim_ordering() -> str:
-    return config()["image_dim_ordering"]
+    return settings()["image_dim_ordering"]
 
 
 def set_image_dim_ordering(value: str) -> None:
@@ -141,7 +150,7 @@ def cast_to_floatx(x: Any) -> np.ndarray:
 
 def device() -> torch.device:
     """Where models run: the configured device, or CUDA when torch sees one, else CPU."""
-    wanted = config()["device"]
+    wanted = settings()["device"]
     if wanted == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(wanted)

@@ -26,7 +26,7 @@ from lamella.plugins.errors import MissingPluginError, PluginError, UnknownNameE
 from lamella.plugins.facade import module_facade, registry_facade
 from lamella.plugins.hookspecs import KINDS, PLUGIN_API_VERSION, hookimpl, hookspec
 from lamella.plugins.manager import RUNTIME, PluginInfo, host, reset
-from lamella.plugins.registry import Entry, Registry
+from lamella.plugins.registry import Registry, make_entry
 from lamella.plugins.serializer import Serializer
 
 __all__ = [
@@ -85,7 +85,7 @@ def register(
     override: bool = False,
 ) -> None:
     """Register ``obj`` from running code (a notebook, a test) rather than a plugin."""
-    entry = Entry(name or obj.__name__, obj, tuple(aliases), RUNTIME, override)
+    entry = make_entry(obj, name, aliases, RUNTIME, override)
     registry(kind)  # build the plugin entries first, so conflicts are detected
     host().add_runtime(kind, entry)
 

@@ -22,7 +22,7 @@ import pluggy
 from lamella.plugins import hookspecs
 from lamella.plugins.errors import PluginError
 from lamella.plugins.first_party import FIRST_PARTY
-from lamella.plugins.registry import Entry, Provider, Registry
+from lamella.plugins.registry import Entry, Provider, Registry, make_entry
 
 CORE_PLUGIN = "core"
 CORE_MODULE = "lamella.plugins.builtin"
@@ -74,10 +74,12 @@ class PluginHost:
 
     def _fail(self, info: PluginInfo, message: str, status: str = "failed") -> None:
         info.status = status if info.status == "loaded" else info.status
-        info.errors.append(message)
+        if message not in info.errors:  # a rebuilt registry calls the hooks again
+            info.errors.append(message)
+        outcome = {"failed": "failed", "loaded": "has a problem"}.get(status, "was skipped")
         text = (
             f"lamella: plugin {info.name!r} from {info.distribution} {info.version} "
-            f"{'was skipped' if status != 'failed' else 'failed'}: {message}"
+            f"{outcome}: {message}"
         )
         if _strict():
             raise PluginError(text)
@@ -149,6 +151,8 @@ class PluginHost:
         registry = Registry(kind)
         hook = getattr(self.pm.hook, f"lamella_register_{kind}")
         impls = sorted(hook.get_hookimpls(), key=lambda impl: self._rank(impl.plugin_name))
+        for info in self.plugins.values():  # a rebuild (after unregister) starts afresh
+            info.registered.pop(kind, None)
         for impl in impls:
             info = self.plugins[impl.plugin_name]
             added: list[str] = []
@@ -161,15 +165,16 @@ class PluginHost:
                 _info: PluginInfo = info,
                 _added: list[str] = added,
             ) -> None:
-                entry = Entry(name or obj.__name__, obj, tuple(aliases), _info.provider, override)
+                entry = make_entry(obj, name, aliases, _info.provider, override)
                 if registry.add(entry):
                     _added.append(entry.name)
 
+            saved = dict(registry.entries), dict(registry.lookup)
             try:
                 impl.function(register=register)
             except Exception as exc:
-                for name in added:
-                    registry.remove(name)
+                # Roll back to the state before this hook, overridden entries included.
+                registry.entries, registry.lookup = saved
                 registry.failures[info.distribution] = f"{type(exc).__name__}: {exc}"
                 self._fail(info, f"lamella_register_{kind} raised {type(exc).__name__}: {exc}")
                 continue

@@ -6,8 +6,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamella.plugins.errors import MissingPluginError, UnknownNameError
+from lamella.plugins.errors import MissingPluginError, UnknownNameError, singular
 from lamella.plugins.first_party import FIRST_PARTY, provider_of
+from lamella.plugins.serializer import Serializer
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,16 @@ class Entry:
     override: bool = False
 
 
+def make_entry(
+    obj: Any, name: str | None, aliases: Any, provider: Provider, override: bool
+) -> Entry:
+    """An entry for ``obj``; a Serializer is also found by each of its file endings."""
+    aliases = tuple(aliases)
+    if isinstance(obj, Serializer):
+        aliases += tuple(e.lower() for e in obj.extensions if e.lower() not in aliases)
+    return Entry(name or obj.__name__, obj, aliases, provider, override)
+
+
 @dataclass
 class Registry:
     """Names of one kind.  Lookups are exact first, then case-insensitive."""
@@ -52,7 +63,7 @@ class Registry:
                 continue
             if existing.provider.first_party or not entry.provider.first_party:
                 warnings.warn(
-                    f"lamella: {self.kind[:-1]} name {key!r} registered by "
+                    f"lamella: {singular(self.kind)} name {key!r} registered by "
                     f"{entry.provider.distribution} ({entry.provider.plugin}) is already "
                     f"registered by {existing.provider.distribution}; keeping the latter. "
                     "Pass override=True to replace it.",
@@ -63,7 +74,7 @@ class Registry:
             existing = self.entries[entry.name]
             if existing.provider != entry.provider:
                 warnings.warn(
-                    f"lamella: {self.kind[:-1]} {entry.name!r} from "
+                    f"lamella: {singular(self.kind)} {entry.name!r} from "
                     f"{entry.provider.distribution} clashes with "
                     f"{existing.provider.distribution}; keeping the latter.",
                     stacklevel=2,
