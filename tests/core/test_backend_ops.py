@@ -838,3 +838,10 @@ def test_results_stay_on_the_device_of_their_inputs():
     v = K.variable(torch.zeros(4, 3, device="cuda"))
     K.set_value(v, numpy_operand)
     check(v, numpy_operand)
+
+
+def test_set_value_keeps_float64_precision():
+    """A float64 hyperparameter (an optimizer's lr) must not pass through float32."""
+    lr = torch.tensor(0.5, dtype=torch.float64)
+    K.set_value(lr, 0.1)
+    assert K.get_value(lr) == 0.1

@@ -20,8 +20,9 @@ __getattr__, __dir__ = registry_facade(__name__, "optimizers", globals())
 __all__ = ["Optimizer", "TorchOptimizer", "get", "optimizer_from_config"]
 
 
-def optimizer_from_config(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
-                          ) -> Optimizer:
+def optimizer_from_config(
+    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+) -> Optimizer:
     """An optimizer from Keras's ``{"class_name": ..., "config": {...}}``."""
     name = config["class_name"]
     if custom_objects and name in custom_objects:

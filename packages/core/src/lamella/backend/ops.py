@@ -152,7 +152,8 @@ def _tensor(fn: str, x: Any, like: torch.Tensor | None = None) -> torch.Tensor:
             f"{fn}: expected a torch.Tensor, numpy array or number, got {type(x).__name__}"
         ) from None
     if like is not None and result.is_floating_point() and like.is_floating_point():
-        result = result.to(like.dtype)
+        # Convert from the original value: a Python float went through float32 above.
+        result = torch.as_tensor(x, dtype=like.dtype, device=like.device)
     return result
 
 

@@ -71,6 +71,7 @@ def train(
             f"history holds {len(model.history.epoch)} finished epoch(s)",
             stacklevel=3,
         )
+        hooks.on_train_end()  # callbacks close their files and print their summaries
         return model.history
     finally:
         model.eval()
@@ -104,7 +105,7 @@ def _report_broken_loss(epoch: int, logs: dict[str, Any], stats: EpochStats) -> 
     batch, value = stats.first_nonfinite()
     warnings.warn(
         f"Epoch {epoch + 1}: the loss became {value} at batch {batch}; the weights are "
-        "probably ruined (lower the learning rate, or stop with TerminateOnNaN)",
+        "probably ruined (lower the learning rate; TerminateOnNaN stops at such a batch)",
         RuntimeWarning,
         stacklevel=4,
     )
