@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from lamella import backend as K
 
 EPS = 1e-7  # Keras's (and lamella's) default epsilon

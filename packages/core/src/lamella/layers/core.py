@@ -64,15 +64,25 @@ class Dense(Layer):
     def build(self, input_shape: Shape) -> None:
         input_dim = input_shape[-1]
         if input_dim is None:
-            raise ValueError(f"Dense {self.name}: the last input axis must be known, got "
-                             f"{input_shape}")
+            raise ValueError(
+                f"Dense {self.name}: the last input axis must be known, got {input_shape}"
+            )
         self.input_dim = input_dim
-        self.W = self.add_weight((input_dim, self.output_dim), self.init, name="W",
-                                 regularizer=self.W_regularizer, constraint=self.W_constraint)
+        self.W = self.add_weight(
+            (input_dim, self.output_dim),
+            self.init,
+            name="W",
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
         if self.bias:
-            self.b = self.add_weight((self.output_dim,), "zero", name="b",
-                                     regularizer=self.b_regularizer,
-                                     constraint=self.b_constraint)
+            self.b = self.add_weight(
+                (self.output_dim,),
+                "zero",
+                name="b",
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
         else:
             self.b = None
 
@@ -122,8 +132,9 @@ class Activation(Layer):
 class Dropout(Layer):
     """Drops a fraction ``p`` of the inputs while training, scaling the rest by 1/(1-p)."""
 
-    def __init__(self, p: float, noise_shape: Shape | None = None, seed: int | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self, p: float, noise_shape: Shape | None = None, seed: int | None = None, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout {self.name}: p must be in [0, 1], got {p!r}")

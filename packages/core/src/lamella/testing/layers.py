@@ -28,8 +28,10 @@ def _same_shape(declared: Sequence[int | None], actual: Sequence[int], what: str
         d is None or d == a for d, a in zip(declared, actual, strict=True)
     )
     if not ok:
-        raise AssertionError(f"{what}: declared output shape {tuple(declared)}, "
-                             f"but the layer returned {tuple(actual)}")
+        raise AssertionError(
+            f"{what}: declared output shape {tuple(declared)}, "
+            f"but the layer returned {tuple(actual)}"
+        )
 
 
 def check_layer(
@@ -73,31 +75,44 @@ def check_layer(
     if weights_count is not None and len(layer.weights) != weights_count:
         raise AssertionError(f"{name}: expected {weights_count} weights, got {len(layer.weights)}")
     if reference is not None:
-        np.testing.assert_allclose(actual, reference(input_data, layer.get_weights()),
-                                   rtol=rtol, atol=atol, err_msg=f"{name} vs reference")
+        np.testing.assert_allclose(
+            actual,
+            reference(input_data, layer.get_weights()),
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"{name} vs reference",
+        )
     if expected_output is not None:
-        np.testing.assert_allclose(actual, expected_output, rtol=rtol, atol=atol,
-                                   err_msg=f"{name} vs expected output")
+        np.testing.assert_allclose(
+            actual, expected_output, rtol=rtol, atol=atol, err_msg=f"{name} vs expected output"
+        )
 
     text = json.dumps(layer_to_config(layer))
     rebuilt = layer_from_config(json.loads(text), custom_objects=custom_objects)
     if type(rebuilt) is not type(layer):
         raise AssertionError(f"{name}: config rebuilt a {type(rebuilt).__name__}")
     if json.dumps(layer_to_config(rebuilt)) != text:
-        raise AssertionError(f"{name}: get_config changed in a round trip:\n{text}\n"
-                             f"{json.dumps(layer_to_config(rebuilt))}")
+        raise AssertionError(
+            f"{name}: get_config changed in a round trip:\n{text}\n"
+            f"{json.dumps(layer_to_config(rebuilt))}"
+        )
     twin_inputs = Input(batch_shape=(None, *input_data.shape[1:]), dtype=str(input_data.dtype))
     twin = Model(twin_inputs, rebuilt(twin_inputs))
     rebuilt.set_weights(layer.get_weights())
-    np.testing.assert_allclose(twin.predict(input_data, batch_size=len(input_data)), actual,
-                               rtol=rtol, atol=atol,
-                               err_msg=f"{name} rebuilt from its config computes differently")
+    np.testing.assert_allclose(
+        twin.predict(input_data, batch_size=len(input_data)),
+        actual,
+        rtol=rtol,
+        atol=atol,
+        err_msg=f"{name} rebuilt from its config computes differently",
+    )
 
     if layer.trainable_weights:
         model.train()
         result = model(torch.as_tensor(input_data))
-        torch.stack([r.float().sum() for r in (result if isinstance(result, list) else [result])]
-                    ).sum().backward()
+        torch.stack(
+            [r.float().sum() for r in (result if isinstance(result, list) else [result])]
+        ).sum().backward()
         model.eval()
         missing = [w._keras_name for w in layer.trainable_weights if w.grad is None]
         if missing:
@@ -106,6 +121,7 @@ def check_layer(
     if torch.cuda.is_available():
         model.to("cuda")
         on_gpu = model.predict(input_data, batch_size=len(input_data))
-        np.testing.assert_allclose(on_gpu, actual, rtol=1e-4, atol=1e-4,
-                                   err_msg=f"{name} differs on CUDA")
+        np.testing.assert_allclose(
+            on_gpu, actual, rtol=1e-4, atol=1e-4, err_msg=f"{name} differs on CUDA"
+        )
     return actual
