@@ -31,14 +31,20 @@ def test_image_data_generator_feeds_fit_and_evaluate_generator():
     model = Sequential([Flatten(input_shape=(3, 8, 8)), Dense(2, activation="softmax")])
     model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
     # fits the model on batches with real-time data augmentation:
-    history = model.fit_generator(datagen.flow(X_train, Y_train, batch_size=16, seed=1),
-                                  samples_per_epoch=len(X_train), nb_epoch=3, verbose=0)
+    history = model.fit_generator(
+        datagen.flow(X_train, Y_train, batch_size=16, seed=1),
+        samples_per_epoch=len(X_train),
+        nb_epoch=3,
+        verbose=0,
+    )
     assert len(history.history["loss"]) == 3
     assert all(np.isfinite(history.history["loss"]))
 
-    loss, accuracy = model.evaluate_generator(datagen.flow(X_train, Y_train, batch_size=16),
-                                              val_samples=len(X_train))
+    loss, accuracy = model.evaluate_generator(
+        datagen.flow(X_train, Y_train, batch_size=16), val_samples=len(X_train)
+    )
     assert np.isfinite(loss) and 0.0 <= accuracy <= 1.0
-    predictions = model.predict_generator(datagen.flow(X_train, batch_size=16, shuffle=False),
-                                          val_samples=len(X_train))
+    predictions = model.predict_generator(
+        datagen.flow(X_train, batch_size=16, shuffle=False), val_samples=len(X_train)
+    )
     assert predictions.shape == (64, 2)
