@@ -326,3 +326,21 @@ def test_merge_of_sequential_branches_trains():
     history = model.fit([x1, x2], labels, nb_epoch=2, batch_size=32, verbose=0)
     assert list(history.history) == ["loss", "acc"]
     assert model.predict([x1, x2]).shape == (64, 10)
+
+
+def test_non_trainable_weights_follow_the_module_when_it_moves():
+    """.double() and .to() replace buffers; weights and get/set_weights must see the new ones."""
+    pytest.importorskip("lamella.layers.normalization")
+    from lamella.layers import BatchNormalization
+
+    model = Sequential([BatchNormalization(input_shape=(3,))])
+    layer = model.layers[0]
+    model.double()
+    assert [w.dtype for w in layer.weights] == [torch.float64] * 4
+    assert layer.weights[2] is layer._buffers["running_mean"]
+    assert [w._keras_name for w in layer.weights][2:] == [
+        "batchnormalization_1_running_mean",
+        "batchnormalization_1_running_std",
+    ]
+    layer.set_weights([np.full(3, v) for v in (2.0, 1.0, 0.5, 4.0)])
+    np.testing.assert_array_equal(layer._buffers["running_std"].numpy(), [4.0] * 3)

@@ -172,7 +172,9 @@ class Layer(nn.Module):
         pre_trainable = self.__dict__.pop("_pending_trainable", None)
         pre_non_trainable = self.__dict__.pop("_pending_non_trainable", None)
         self._trainable_weights: list[torch.Tensor] = []
-        self._non_trainable_weights: list[torch.Tensor] = []
+        # Buffers are kept by name: .to() and .double() replace buffer objects.
+        self._non_trainable_weights: list[torch.Tensor | str] = []
+        self._buffer_names: dict[str, str] = {}
         self._weight_regularizers: list[tuple[torch.Tensor, Any]] = []
         self.constraints: dict[torch.Tensor, Any] = {}
         self.inbound_nodes: list[Node] = []
@@ -268,8 +270,8 @@ class Layer(nn.Module):
         else:
             weight = value.detach().clone() if isinstance(value, nn.Parameter) else value
             self.register_buffer(key, weight)
-            weight = getattr(self, key)
-            self._non_trainable_weights.append(weight)
+            self._buffer_names[key] = f"{self.name}_{key}"
+            self._non_trainable_weights.append(key)
         weight._keras_name = f"{self.name}_{key}"
         if regularizer is not None:
             self._weight_regularizers.append((weight, regularizers.get(regularizer)))
@@ -277,14 +279,19 @@ class Layer(nn.Module):
             self.constraints[weight] = constraint_module.get(constraint)
         return weight
 
-    def _adopt(self, weights: Sequence[torch.Tensor], trainable: bool) -> list[torch.Tensor]:
-        """Register weights assigned by a custom layer (``self.trainable_weights = [...]``)."""
-        known = {id(t) for t in self.parameters(recurse=False)} | {
-            id(t) for t in self.buffers(recurse=False)
-        }
-        adopted = []
+    def _adopt(self, weights: Sequence[torch.Tensor], trainable: bool) -> list[torch.Tensor | str]:
+        """Register weights assigned by a custom layer (``self.trainable_weights = [...]``).
+
+        Returns Parameters as themselves and buffers by name (see ``_live``).
+        """
+        buffer_keys = {id(t): k for k, t in self._buffers.items() if t is not None}
+        parameter_ids = {id(t) for t in self.parameters(recurse=False)}
+        adopted: list[torch.Tensor | str] = []
         for index, weight in enumerate(weights):
-            if id(weight) not in known:
+            if id(weight) in buffer_keys:
+                adopted.append(buffer_keys[id(weight)])
+                continue
+            if id(weight) not in parameter_ids:
                 base = getattr(weight, "_keras_name", None) or f"weight_{index}"
                 key = base[len(self.name) + 1 :] if base.startswith(self.name + "_") else base
                 key = key.replace(".", "_")
@@ -296,10 +303,22 @@ class Layer(nn.Module):
                     self.register_parameter(key, weight)
                 else:
                     self.register_buffer(key, weight)
+                    self._buffer_names[key] = getattr(weight, "_keras_name", f"{self.name}_{key}")
+                    adopted.append(key)
+                    continue
                 if not hasattr(weight, "_keras_name"):
                     weight._keras_name = f"{self.name}_{key}"
             adopted.append(weight)
         return adopted
+
+    def _live(self, slot: torch.Tensor | str) -> torch.Tensor:
+        """The current tensor of a weight slot: a Parameter, or a buffer found by name."""
+        if not isinstance(slot, str):
+            return slot
+        tensor = self._buffers[slot]
+        if not hasattr(tensor, "_keras_name"):
+            tensor._keras_name = self._buffer_names[slot]
+        return tensor
 
     @property
     def trainable(self) -> bool:
@@ -330,13 +349,13 @@ class Layer(nn.Module):
         if "_parameters" not in self.__dict__:  # assigned before super().__init__
             object.__setattr__(self, "_pending_trainable", list(weights))
             return
-        self._trainable_weights = self._adopt(weights, trainable=True)
+        self._trainable_weights = [self._live(w) for w in self._adopt(weights, trainable=True)]
         for weight in self._trainable_weights:
             weight.requires_grad_(self._trainable)
 
     @property
     def non_trainable_weights(self) -> list[torch.Tensor]:
-        own = list(self._non_trainable_weights)
+        own = [self._live(slot) for slot in self._non_trainable_weights]
         if not self._trainable:
             own = list(self._trainable_weights) + own
         for layer in self._sublayers():

@@ -24,6 +24,10 @@ LAYER_MODULES = (
     "lamella.engine.training",
     "lamella.engine.sequential",
     "lamella.layers.core",
+    "lamella.layers.embeddings",
+    "lamella.layers.normalization",
+    "lamella.layers.advanced_activations",
+    "lamella.layers.noise",
 )
 
 

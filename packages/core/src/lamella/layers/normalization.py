@@ -1,0 +1,135 @@
+"""Keras 1's ``BatchNormalization``, with its three modes and its running statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lamella.engine.topology import InputSpec, Layer, Shape
+from lamella.layers.core import _activation_name, _invalid, _serialize
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature (each index along ``axis``), then scales by gamma, shifts by beta.
+
+    * mode 0: ``(x - mean) / sqrt(var + epsilon) · gamma + beta`` with the batch's
+      mean and (biased) variance while training, and the running ones at test time;
+      each training batch moves them: ``running = running·momentum + batch·(1 - momentum)``.
+    * mode 1: each sample over its last axis: ``(x - mean) / (std + epsilon) · gamma + beta``,
+      ``std = sqrt(var + epsilon)``.
+    * mode 2: as mode 0, but with the batch's statistics at test time too.
+
+    Weights ``[gamma, beta, running_mean, running_std]``, the last two not trained.
+    ``running_std`` holds the running *variance*, as in Keras 1, so weight files and
+    Keras 2's ``moving_variance`` or torch's ``running_var`` carry over unchanged.
+    """
+
+    def __init__(
+        self,
+        epsilon: float = 1e-3,
+        mode: int = 0,
+        axis: int = -1,
+        momentum: float = 0.99,
+        weights: list[Any] | None = None,
+        beta_init: Any = "zero",
+        gamma_init: Any = "one",
+        gamma_regularizer: Any = None,
+        beta_regularizer: Any = None,
+        **kwargs: Any,
+    ):
+        from lamella import initializers, regularizers
+
+        super().__init__(**kwargs)
+        if mode not in (0, 1, 2):
+            raise _invalid(self, "mode", "0, 1 or 2", mode)
+        if not 0.0 <= momentum <= 1.0:
+            raise _invalid(self, "momentum", "a number in [0, 1]", momentum)
+        if not epsilon > 0.0:
+            raise _invalid(self, "epsilon", "a positive number", epsilon)
+        self.epsilon = epsilon
+        self.mode = mode
+        self.axis = axis
+        self.momentum = momentum
+        self.beta_init = initializers.get(beta_init)
+        self.gamma_init = initializers.get(gamma_init)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.supports_masking = True
+        self.uses_learning_phase = mode == 0
+        self._initial_weights = weights
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        if not -ndim < self.axis < ndim or self.axis % ndim == 0:
+            raise _invalid(
+                self, "axis", f"a non-batch axis of the {ndim}D input {input_shape}", self.axis
+            )
+        axis = self.axis % ndim
+        size = input_shape[axis]
+        if size is None:
+            raise ValueError(
+                f"BatchNormalization {self.name}: the size of axis {self.axis} must be known, "
+                f"got input shape {input_shape}"
+            )
+        if self.mode == 1 and axis != ndim - 1:
+            raise _invalid(
+                self, "axis", "the last axis (-1) in mode 1, which normalizes over it", self.axis
+            )
+        self.input_spec = [InputSpec(shape=input_shape)]
+        self._feature_axis = axis
+        self._reduction_axes = tuple(d for d in range(ndim) if d != axis)
+        self._broadcast = tuple(size if d == axis else 1 for d in range(ndim))
+        shape = (size,)
+        self.gamma = self.add_weight(
+            shape, self.gamma_init, name="gamma", regularizer=self.gamma_regularizer
+        )
+        self.beta = self.add_weight(
+            shape, self.beta_init, name="beta", regularizer=self.beta_regularizer
+        )
+        self.running_mean = self.add_weight(shape, "zero", name="running_mean", trainable=False)
+        self.running_std = self.add_weight(shape, "one", name="running_std", trainable=False)
+
+    def call(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
+        if self.mode == 1:
+            var, mean = torch.var_mean(x, dim=-1, correction=0, keepdim=True)
+            std = torch.sqrt(var + self.epsilon)
+            return (x - mean) / (std + self.epsilon) * self.gamma + self.beta
+        if self.training or self.mode == 2:
+            # Written out rather than F.batch_norm: the running variance must be the
+            # biased one (torch keeps the unbiased), and a batch of one sample must
+            # give beta, as in Keras, where torch refuses it.
+            var, mean = torch.var_mean(x, dim=self._reduction_axes, correction=0)
+            if self.mode == 0:
+                with torch.no_grad():
+                    self.running_mean.mul_(self.momentum).add_(mean, alpha=1 - self.momentum)
+                    self.running_std.mul_(self.momentum).add_(var, alpha=1 - self.momentum)
+            mean, var, gamma, beta = (
+                t.reshape(self._broadcast) for t in (mean, var, self.gamma, self.beta)
+            )
+            return (x - mean) / torch.sqrt(var + self.epsilon) * gamma + beta
+        # Mode 0 at test time: the same formula on the running statistics, fused by torch.
+        normed = F.batch_norm(
+            x.movedim(self._feature_axis, 1),
+            self.running_mean,
+            self.running_std,
+            self.gamma,
+            self.beta,
+            training=False,
+            eps=self.epsilon,
+        )
+        return normed.movedim(1, self._feature_axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "mode": self.mode,
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "beta_init": _activation_name(self.beta_init),
+            "gamma_init": _activation_name(self.gamma_init),
+            "gamma_regularizer": _serialize(self.gamma_regularizer),
+            "beta_regularizer": _serialize(self.beta_regularizer),
+        }
