@@ -210,6 +210,20 @@ class Container(Layer):
             f"{[layer.name for layer in self._layers]}"
         )
 
+    @property
+    def stateful(self) -> bool:  # type: ignore[override]
+        return any(getattr(layer, "stateful", False) for layer in self._layers)
+
+    @stateful.setter
+    def stateful(self, value: bool) -> None:
+        pass  # derived from the layers
+
+    def reset_states(self) -> None:
+        """Zero the states of every stateful layer (recurrent layers with stateful=True)."""
+        for layer in self._layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     def count_params(self) -> int:
         return sum(int(w.numel()) for w in self.weights)
 

@@ -34,9 +34,7 @@ CONV_LAYERS = _names(
     UpSampling1D UpSampling2D UpSampling3D
     """
 )
-RECURRENT_LAYERS = _names(
-    "Recurrent SimpleRNN GRU LSTM ConvLSTM2D TimeDistributed Bidirectional Wrapper"
-)
+RECURRENT_LAYERS = _names("Recurrent SimpleRNN GRU LSTM TimeDistributed Bidirectional Wrapper")
 OPTIMIZERS = _names(
     "SGD RMSprop Adagrad Adadelta Adam Adamax Nadam sgd rmsprop adagrad adadelta adam adamax nadam"
 )
