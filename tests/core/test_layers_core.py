@@ -7,12 +7,15 @@ the layout.  Weights are passed with ``weights=`` so that biases are not zero.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from lamella import activations
 from lamella.backend.config import image_dim_ordering
-from lamella.engine.serialization import layer_from_config, layer_to_config
+from lamella.engine.serialization import layer_from_config, layer_to_config, loading
 from lamella.layers import Input
 from lamella.layers.core import (
     Activation,
@@ -277,15 +280,28 @@ def test_lambda_on_several_inputs_takes_the_batch_axis_of_the_first():
         Lambda(lambda xs: xs[0])([a, b])
 
 
-def test_lambda_config_names_the_functions_and_cannot_be_loaded_yet():
+def test_lambda_stores_code_that_loads_only_without_safe_mode():
     layer = Lambda(total, output_shape=lambda s: s[:-1], arguments={})
     config = layer.get_config()
-    assert config["function"] == "total"
-    assert config["function_type"] == "lambda"
-    assert config["output_shape_type"] == "lambda"
+    assert config["function_type"] == config["output_shape_type"] == "lambda"
+    assert set(config["function"]) == {"code", "defaults", "closure", "python"}
     assert Lambda(total, output_shape=(3,)).get_config()["output_shape"] == (3,)
-    with pytest.raises(NotImplementedError, match="cannot be loaded from a config yet"):
+    with pytest.raises(ValueError, match=r"Refusing to load Lambda layer .*safe_mode=False"):
         layer_from_config(layer_to_config(layer))
+    with loading(safe=False):
+        rebuilt = layer_from_config(json.loads(json.dumps(layer_to_config(layer))))
+    x = torch.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(rebuilt.call(x).numpy(), layer.call(x).numpy())
+    assert rebuilt.get_output_shape_for((None, 4, 3)) == (None, 4)
+
+
+def test_lambda_of_a_non_python_function_is_stored_by_name():
+    layer = Lambda(torch.tanh)
+    assert layer.get_config()["function_type"] == "function"
+    rebuilt = layer_from_config(layer_to_config(layer))  # a registered activation: no code
+    assert rebuilt.function is activations.get("tanh")
+    with pytest.raises(ValueError, match="neither in custom_objects nor a registered"):
+        layer_from_config(layer_to_config(Lambda(torch.special.expit)))
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,10 @@ config names is ever imported, so loading a file cannot run code it brings.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -16,6 +18,27 @@ from lamella.plugins import registry
 
 #: The Keras version whose file formats lamella writes.
 KERAS_VERSION = "1.2.2"
+
+_safe_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("safe_mode", default=True)
+
+
+def safe_mode() -> bool:
+    """Whether code stored in a config (a Lambda's function) must be refused; True by default.
+
+    Only a caller's ``safe_mode=False`` argument changes it, for the duration of
+    that one load: nothing read from a file can.
+    """
+    return _safe_mode.get()
+
+
+@contextlib.contextmanager
+def loading(safe: bool) -> Iterator[None]:
+    """Rebuild layers with ``safe_mode`` set to ``safe`` (the caller's choice)."""
+    token = _safe_mode.set(bool(safe))
+    try:
+        yield
+    finally:
+        _safe_mode.reset(token)
 
 
 def class_name(layer: Any) -> str:
@@ -138,16 +161,27 @@ def model_to_dict(model: Any) -> dict[str, Any]:
 
 
 def model_from_config(
-    config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+    config: Mapping[str, Any],
+    custom_objects: Mapping[str, Any] | None = None,
+    safe_mode: bool = True,
 ) -> Any:
-    """A model from Keras's ``{"class_name", "config"}`` (a Sequential's config is a list)."""
-    return layer_from_config(config, custom_objects)
+    """A model from Keras's ``{"class_name", "config"}`` (a Sequential's config is a list).
+
+    ``safe_mode=False`` lets Lambda layers run the Python code stored in the
+    config: pass it only for configs you trust.
+    """
+    with loading(safe_mode):
+        return layer_from_config(config, custom_objects)
 
 
-def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
-    return model_from_config(json.loads(json_string), custom_objects)
+def model_from_json(
+    json_string: str, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True
+) -> Any:
+    return model_from_config(json.loads(json_string), custom_objects, safe_mode)
 
 
-def model_from_yaml(yaml_string: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
+def model_from_yaml(
+    yaml_string: str, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True
+) -> Any:
     """YAML is read with ``yaml.safe_load``: no Python object is ever built from the text."""
-    return model_from_config(yaml.safe_load(yaml_string), custom_objects)
+    return model_from_config(yaml.safe_load(yaml_string), custom_objects, safe_mode)

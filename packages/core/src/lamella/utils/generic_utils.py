@@ -1,12 +1,15 @@
-"""Keras 1's console progress bar, drawn in exactly Keras's format."""
+"""Keras 1's generic utilities: the console progress bar, and functions saved as code."""
 
 from __future__ import annotations
 
+import base64
+import marshal
 import math
 import sys
 import time
+import types
 from collections.abc import Iterable, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def format_value(value: float, keep_sign: bool = True) -> str:
@@ -103,3 +106,33 @@ class Progbar:
             out.write(info + "\n")
             out.flush()
         self.last_update = now
+
+
+def func_dump(func: Any) -> dict[str, Any]:
+    """A Python function's code as text, for a Lambda saved and loaded in the same Python.
+
+    The code is marshalled bytecode, which only the same Python version can read,
+    and which runs whatever it says: loading it needs ``safe_mode=False``.
+    """
+    closure = func.__closure__
+    return {
+        "code": base64.b64encode(marshal.dumps(func.__code__)).decode("ascii"),
+        "defaults": list(func.__defaults__) if func.__defaults__ else None,
+        "closure": [cell.cell_contents for cell in closure] if closure else None,
+        "python": sys.implementation.cache_tag,
+    }
+
+
+def func_load(dumped: dict[str, Any], globs: dict[str, Any] | None = None) -> Any:
+    """The function :func:`func_dump` stored (only call this on files you trust)."""
+    if dumped.get("python") != sys.implementation.cache_tag:
+        raise ValueError(
+            f"This function was saved by {dumped.get('python')!r} and cannot be read by "
+            f"{sys.implementation.cache_tag!r}: Python bytecode only loads in the Python "
+            "version that wrote it"
+        )
+    code = marshal.loads(base64.b64decode(dumped["code"]))
+    closure = dumped.get("closure")
+    cells = tuple(types.CellType(value) for value in closure) if closure else None
+    defaults = tuple(dumped["defaults"]) if dumped.get("defaults") else None
+    return types.FunctionType(code, dict(globs or {}), code.co_name, defaults, cells)

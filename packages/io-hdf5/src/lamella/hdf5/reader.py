@@ -60,7 +60,7 @@ def load_model(
         if not isinstance(config, dict):
             raise UnsafeFileError(f"{path!r}: model_config must be a JSON object")
         try:
-            model = model_from_config(config, custom_objects)
+            model = model_from_config(config, custom_objects, safe_mode)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: cannot rebuild the model from its config: {exc}") from exc
         saved = saved_layers(_weights_group(f, path), path)
