@@ -427,3 +427,20 @@ def test_a_nan_loss_is_reported_with_epoch_and_batch():
     model.compile(optimizer=fixed_sgd(0.0), loss="categorical_crossentropy")
     with pytest.warns(RuntimeWarning, match=r"Epoch 1: the loss became nan at batch 2"):
         model.fit(x, y, nb_epoch=1, batch_size=16, shuffle=False, verbose=0)
+
+
+def test_torch_optimizer_config_keeps_tuples_and_state_counts_iterations():
+    from lamella.engine.optimizer import TorchOptimizer
+
+    model = classifier()
+    model.compile(
+        optimizer=TorchOptimizer(torch.optim.Adam, lr=0.01, betas=(0.8, 0.95)),
+        loss="categorical_crossentropy",
+    )
+    config = model.optimizer.get_config()
+    assert config["betas"] == [0.8, 0.95]
+    rebuilt = TorchOptimizer.from_config(config)
+    rebuilt.bind(model.trainable_weights)
+    assert rebuilt.torch_optimizer.defaults["betas"] == [0.8, 0.95]
+    model.fit(*data(), nb_epoch=1, batch_size=25, verbose=0)
+    assert float(model.optimizer.weights[0]) == 2  # iterations first, as Keras saves it

@@ -135,6 +135,18 @@ class Optimizer:
         return cls(**config)
 
 
+_UNSAVABLE = object()
+
+
+def _plain(value: Any) -> Any:
+    """A hyperparameter as JSON can hold it (tuples such as Adam's betas become lists)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float)) for v in value):
+        return list(value)
+    return _UNSAVABLE
+
+
 class TorchOptimizer(Optimizer):
     """Drives a ``torch.optim`` optimizer, given as a class (built at bind) or an instance."""
 
@@ -203,10 +215,11 @@ class TorchOptimizer(Optimizer):
 
     @property
     def weights(self) -> list[torch.Tensor]:
+        """``iterations``, then each parameter's state tensors (by key) in parameter order."""
         if self.torch_optimizer is None:
             return []
         state = self.torch_optimizer.state
-        found: list[torch.Tensor] = []
+        found: list[torch.Tensor] = [self.iterations]
         for p in self.params:
             for _, value in sorted(state.get(p, {}).items()):
                 if isinstance(value, torch.Tensor):
@@ -216,8 +229,11 @@ class TorchOptimizer(Optimizer):
     def get_config(self) -> dict[str, Any]:
         defaults = dict(self.torch_optimizer.defaults) if self.torch_optimizer else {}
         defaults.update(self.kwargs)
-        plain = {k: v for k, v in defaults.items() if isinstance(v, (int, float, bool, str))}
-        return {"torch_class": self.torch_class.__name__, **plain, **super().get_config()}
+        return {
+            "torch_class": self.torch_class.__name__,
+            **{k: _plain(v) for k, v in defaults.items() if _plain(v) is not _UNSAVABLE},
+            **super().get_config(),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TorchOptimizer:

@@ -81,7 +81,10 @@ def restore_training(
     if not state:
         return
     try:
-        if isinstance(model.optimizer, TorchOptimizer) and not model.optimizer.weights:
+        if (
+            isinstance(model.optimizer, TorchOptimizer)
+            and not model.optimizer.torch_optimizer.state
+        ):
             _create_torch_state(model.optimizer)
         model.optimizer.set_weights(state)
     except ValueError as exc:
