@@ -441,6 +441,6 @@ def test_torch_optimizer_config_keeps_tuples_and_state_counts_iterations():
     assert config["betas"] == [0.8, 0.95]
     rebuilt = TorchOptimizer.from_config(config)
     rebuilt.bind(model.trainable_weights)
-    assert rebuilt.torch_optimizer.defaults["betas"] == [0.8, 0.95]
+    assert tuple(rebuilt.torch_optimizer.defaults["betas"]) == (0.8, 0.95)
     model.fit(*data(), nb_epoch=1, batch_size=25, verbose=0)
     assert float(model.optimizer.weights[0]) == 2  # iterations first, as Keras saves it
