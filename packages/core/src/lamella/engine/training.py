@@ -20,6 +20,7 @@ from lamella.backend.config import device as default_device
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, EpochStats, History
 from lamella.engine import data as data_utils
+from lamella.engine.acceleration import Acceleration
 from lamella.engine.batches import ArrayBatches, Batch, GeneratorBatches, Prefetcher, unpack
 from lamella.engine.container import Container
 from lamella.engine.loops import train
@@ -33,6 +34,13 @@ Arrays = Any
 def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, batch_size):
         yield start, min(start + batch_size, count)
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """Outputs as numpy; half-precision outputs of mixed precision come back as float32."""
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()
+    return tensor.cpu().numpy()
 
 
 def _is_batch_stream(x: Any) -> bool:
@@ -61,12 +69,17 @@ class Model(Container):
         loss_weights: Sequence[float] | Mapping[str, float] | None = None,
         sample_weight_mode: str | Mapping[str, str] | None = None,
         device: str | torch.device | None = None,
+        jit_compile: bool | Mapping[str, Any] = False,
+        mixed_precision: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Choose the optimizer, loss(es) and metrics; move the model to its device.
 
         ``device`` overrides the device policy (CUDA when torch sees one, else CPU,
         or ``LAMELLA_DEVICE``); a model you already moved with ``.to()`` stays there.
+        ``jit_compile=True`` (or a dict of ``torch.compile`` options) compiles the
+        forward pass and the loss; ``mixed_precision='bf16'`` or ``'fp16'`` runs them
+        under autocast (fp16 with loss scaling).  Both are off by default.
         """
         from lamella import optimizers
 
@@ -91,6 +104,9 @@ class Model(Container):
         self.sample_weight_mode = sample_weight_mode
         self.metrics_names = metrics_names(self.objectives)
         self._place(device)
+        self._acceleration = Acceleration(self.device, jit_compile, mixed_precision)
+        self._objective_step = self._acceleration.wrap(self._objective)
+        self._inference = self._acceleration.wrap(self._forward)
         self.optimizer: Optimizer = optimizers.get(optimizer)
         trainable = sorted(self.trainable_weights, key=lambda w: getattr(w, "_keras_name", ""))
         self.optimizer.bind(trainable)
@@ -240,6 +256,16 @@ class Model(Container):
         found.extend(self.activity_penalties())
         return found
 
+    def _objective(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pure part of a step, forward pass and loss: what jit_compile compiles."""
+        outputs, masks = self._forward(inputs)
+        return compute(self.objectives, outputs, targets, weights, masks, self._penalties())
+
     def _train_step(
         self,
         inputs: list[torch.Tensor],
@@ -247,12 +273,9 @@ class Model(Container):
         weights: list[torch.Tensor | None],
     ) -> torch.Tensor:
         self.optimizer.zero_grad()
-        outputs, masks = self._forward(inputs)
-        total, values = compute(
-            self.objectives, outputs, targets, weights, masks, self._penalties()
-        )
-        total.backward()
-        self.optimizer.step()
+        with self._acceleration.autocast():
+            total, values = self._objective_step(inputs, targets, weights)
+        self._acceleration.backward_and_step(total, self.optimizer)
         if self._constraints:
             with torch.no_grad():
                 for weight, constraint in self._constraints:
@@ -265,8 +288,16 @@ class Model(Container):
         targets: list[torch.Tensor],
         weights: list[torch.Tensor | None],
     ) -> torch.Tensor:
-        outputs, masks = self._forward(inputs)
-        return compute(self.objectives, outputs, targets, weights, masks, self._penalties())[1]
+        with self._acceleration.autocast():
+            return self._objective_step(inputs, targets, weights)[1]
+
+    def _predict_batch(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Outputs of one batch, through jit_compile and autocast once compiled."""
+        acceleration = getattr(self, "_acceleration", None)
+        if acceleration is None:
+            return self._forward(inputs)[0]
+        with acceleration.autocast():
+            return self._inference(inputs)[0]
 
     # -- public training API ---------------------------------------------------------
 
@@ -512,12 +543,12 @@ class Model(Container):
                         inputs = feeder.get()
                     except StopIteration:
                         break
-                    chunks.append(self._forward(inputs)[0])
+                    chunks.append(self._predict_batch(inputs))
                     seen += int(inputs[0].shape[0])
         finally:
             feeder.close()
             self.train(was_training)
-        outputs = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks, strict=True)]
+        outputs = [_to_numpy(torch.cat(parts)) for parts in zip(*chunks, strict=True)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _test_loop(
@@ -588,14 +619,14 @@ class Model(Container):
         try:
             with torch.inference_mode(), learning_phase_scope(0):
                 for start, stop in _batches(count, batch_size):
-                    chunks.append(self._forward([t[start:stop] for t in inputs])[0])
+                    chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
                     if progbar is not None:
                         progbar.update(stop)
         finally:
             self.train(was_training)
         if not chunks:
             return [] if len(self.outputs) > 1 else np.zeros((0,))
-        outputs = [torch.cat(parts).cpu().numpy() for parts in zip(*chunks, strict=True)]
+        outputs = [_to_numpy(torch.cat(parts)) for parts in zip(*chunks, strict=True)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _batch_call(

@@ -1,0 +1,88 @@
+"""compile(jit_compile=..., mixed_precision=...): same results as eager float32, or close."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lamella.engine.acceleration import LossScaler
+from lamella.layers import Dense, Dropout
+from lamella.models import Sequential
+
+
+def fixed_sgd(lr: float) -> type:
+    class FixedSGD(torch.optim.SGD):
+        def __init__(self, params):
+            super().__init__(params, lr=lr)
+
+    return FixedSGD
+
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((64, 8)).astype("float32")
+Y = np.eye(3, dtype="float32")[RNG.integers(3, size=64)]
+
+
+def trained(**options):
+    torch.manual_seed(0)
+    model = Sequential(
+        [Dense(16, input_dim=8, activation="relu"), Dropout(0.0), Dense(3, activation="softmax")]
+    )
+    model.compile(
+        optimizer=fixed_sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"], **options
+    )
+    history = model.fit(X, Y, batch_size=16, nb_epoch=3, shuffle=False, verbose=0)
+    return model, history
+
+
+def test_jit_compile_trains_and_predicts_like_eager():
+    """torch.compile with the aot_eager backend: dynamo and AOTAutograd, no C++ build."""
+    torch._dynamo.reset()
+    eager, eager_history = trained()
+    jitted, jit_history = trained(jit_compile={"backend": "aot_eager"})
+    for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jit_history.history["loss"], eager_history.history["loss"], rtol=1e-5
+    )
+    np.testing.assert_allclose(jitted.predict(X), eager.predict(X), rtol=1e-5, atol=1e-6)
+    assert jitted.evaluate(X, Y, verbose=0) == pytest.approx(eager.evaluate(X, Y, verbose=0))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_close_to_float32(precision):
+    full, full_history = trained()
+    mixed, mixed_history = trained(mixed_precision=precision)
+    np.testing.assert_allclose(
+        mixed_history.history["loss"], full_history.history["loss"], rtol=0.05
+    )
+    predictions = mixed.predict(X)
+    assert predictions.dtype == np.float32
+    np.testing.assert_allclose(predictions, full.predict(X), atol=0.05)
+    assert all(w.dtype == torch.float32 for w in mixed.trainable_weights)
+
+
+def test_the_loss_scaler_skips_an_overflowing_step_and_backs_off():
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = fixed_sgd(1.0)
+    from lamella.engine.optimizer import TorchOptimizer
+
+    wrapped = TorchOptimizer(optimizer)
+    wrapped.bind([weight])
+    scaler = LossScaler(torch.device("cpu"), init_scale=2.0**16, growth_interval=1)
+    scaler.backward_and_step((weight * torch.tensor(float("inf"))).sum(), wrapped)
+    np.testing.assert_array_equal(weight.detach().numpy(), [1, 1, 1])  # step skipped
+    assert float(scaler.scale) == 2.0**15
+    weight.grad = None
+    scaler.backward_and_step((weight * 2).sum(), wrapped)
+    np.testing.assert_allclose(weight.detach().numpy(), [-1, -1, -1])  # unscaled gradient 2
+    assert float(scaler.scale) == 2.0**16
+
+
+def test_bad_options_are_refused():
+    model = Sequential([Dense(1, input_dim=2)])
+    with pytest.raises(ValueError, match="mixed_precision must be None, 'bf16' or 'fp16'"):
+        model.compile(optimizer=fixed_sgd(0.1), loss="mse", mixed_precision="fp8")
+    with pytest.raises(TypeError, match="jit_compile must be True, False or a dict"):
+        model.compile(optimizer=fixed_sgd(0.1), loss="mse", jit_compile="yes")
