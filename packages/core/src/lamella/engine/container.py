@@ -233,20 +233,23 @@ class Container(Layer):
             found.extend(layer.penalties())
         return found
 
+    def _weight_layers(self) -> list[Layer]:
+        """The layers whose weights get/set_weights list, in Keras's order."""
+        return self._layers
+
     def get_weights(self) -> list[Any]:
-        weights = []
-        for layer in self._layers:
-            weights.extend(layer.get_weights())
-        return weights
+        return [w for layer in self._weight_layers() for w in layer.get_weights()]
 
     def set_weights(self, weights: list[Any]) -> None:
-        expected = sum(len(layer.weights) for layer in self._layers)
+        layers = self._weight_layers()
+        expected = sum(len(layer.weights) for layer in layers)
         if len(weights) != expected:
             raise ValueError(
-                f"Model {self.name} has {expected} weight arrays but set_weights got {len(weights)}"
+                f"Model {self.name} has {expected} weight arrays but set_weights got "
+                f"{len(weights)}"
             )
         position = 0
-        for layer in self._layers:
+        for layer in layers:
             count = len(layer.weights)
             layer.set_weights(weights[position : position + count])
             position += count

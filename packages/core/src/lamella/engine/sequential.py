@@ -154,20 +154,8 @@ class Sequential(Model):
             model.add(layer_from_config(entry, custom_objects))
         return model
 
-    def get_weights(self) -> list[Any]:
-        return [w for layer in self.flattened_layers for w in layer.get_weights()]
-
-    def set_weights(self, weights: list[Any]) -> None:
-        expected = sum(len(layer.weights) for layer in self.flattened_layers)
-        if len(weights) != expected:
-            raise ValueError(
-                f"Model {self.name} has {expected} weight arrays but set_weights got {len(weights)}"
-            )
-        position = 0
-        for layer in self.flattened_layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[position : position + count])
-            position += count
+    def _weight_layers(self) -> list[Layer]:
+        return self.flattened_layers
 
     def predict_proba(self, x: Any, batch_size: int = 32, verbose: int = 1) -> Any:
         """``predict``, warning when the outputs are not probabilities."""
