@@ -8,15 +8,19 @@ pip, not uv: uv ignores the pip configuration that finds the local torch wheel.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["lint", "tests", "all", "demo"]
+nox.options.sessions = ["lint", "tests", "all", "third_party", "plugin_example", "demo"]
 
 PACKAGES = ["core", "layers-conv", "layers-recurrent", "optimizers", "preprocessing", "io-hdf5"]
 CONSTRAINTS = ("-c", "constraints.txt")
 TEST_TOOLS = ("pytest",)
+#: The broken third-party plugins of the third_party session, each a folder pip installs.
+FIXTURES = sorted(str(path.parent) for path in Path("tests/fixtures").glob("*/pyproject.toml"))
 
 
 def install(session: nox.Session, *packages: str, extra: tuple[str, ...] = ()) -> None:
@@ -43,6 +47,22 @@ def all_packages(session: nox.Session) -> None:
 
 
 @nox.session
+def third_party(session: nox.Session) -> None:
+    """Broken third-party plugins (tests/fixtures/, installed by pip) never break lamella."""
+    install(session, "core", extra=(*FIXTURES, *TEST_TOOLS))
+    session.run("pip", "check")
+    session.run("pytest", "tests/third_party", *session.posargs)
+
+
+@nox.session
+def plugin_example(session: nox.Session) -> None:
+    """examples/plugin-swish installed as a user would, with its own tests (HDF5 included)."""
+    install(session, "core", "io-hdf5", extra=("./examples/plugin-swish", *TEST_TOOLS))
+    session.run("pip", "check")
+    session.run("pytest", "examples/plugin-swish/tests", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Train an MLP on the 8x8 digits that ship with scikit-learn; writes demo-output/."""
     install(session, *PACKAGES, extra=("scikit-learn", "pillow"))
@@ -62,5 +82,5 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against a hand-written PyTorch loop (and Keras 3 where installed)."""
     install(session, *PACKAGES, extra=("keras",) if "--keras" in session.posargs else ())
-    for script in sorted(__import__("pathlib").Path("bench").glob("bench_*.py")):
-        session.run("python", str(script))
+    # Each case in its own process; writes bench/RESULTS.md and bench/results.json.
+    session.run("python", "bench/run_all.py", *(a for a in session.posargs if a != "--keras"))

@@ -245,8 +245,7 @@ class Container(Layer):
         expected = sum(len(layer.weights) for layer in layers)
         if len(weights) != expected:
             raise ValueError(
-                f"Model {self.name} has {expected} weight arrays but set_weights got "
-                f"{len(weights)}"
+                f"Model {self.name} has {expected} weight arrays but set_weights got {len(weights)}"
             )
         position = 0
         for layer in layers:

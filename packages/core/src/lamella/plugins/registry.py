@@ -62,28 +62,26 @@ class Registry:
             if entry.override:
                 continue
             if existing.provider.first_party or not entry.provider.first_party:
-                warnings.warn(
-                    f"lamella: {singular(self.kind)} name {key!r} registered by "
-                    f"{entry.provider.distribution} ({entry.provider.plugin}) is already "
-                    f"registered by {existing.provider.distribution}; keeping the latter. "
-                    "Pass override=True to replace it.",
-                    stacklevel=2,
-                )
+                self._warn_clash(key, entry, existing)
                 return False
         if entry.name in self.entries and not entry.override:
             existing = self.entries[entry.name]
             if existing.provider != entry.provider:
-                warnings.warn(
-                    f"lamella: {singular(self.kind)} {entry.name!r} from "
-                    f"{entry.provider.distribution} clashes with "
-                    f"{existing.provider.distribution}; keeping the latter.",
-                    stacklevel=2,
-                )
+                self._warn_clash(entry.name, entry, existing)
                 return False
         self.entries[entry.name] = entry
         for key in (entry.name, *entry.aliases):
             self.lookup[key] = entry.name
         return True
+
+    def _warn_clash(self, key: str, entry: Entry, existing: Entry) -> None:
+        new, old = entry.provider, existing.provider
+        warnings.warn(
+            f"lamella: {singular(self.kind)} name {key!r} registered by {new.distribution} "
+            f"{new.version} ({new.plugin}) is already registered by {old.distribution} "
+            f"{old.version}; keeping the latter. Pass override=True to replace it.",
+            stacklevel=3,
+        )
 
     def remove(self, name: str) -> None:
         canonical = self.lookup.get(name, name)
