@@ -6,23 +6,18 @@ with categorical crossentropy and plain SGD (lr 0.01) on random 28x28 single-cha
 images, in both image orderings.  The PyTorch contender uses nn.Conv2d/nn.Linear on tensors
 prepared once, shuffles with ``randperm`` and slices the same batches; for 'tf' it takes
 the (batch, rows, cols, channels) data as channels-last views, as lamella does, and
-flattens in that order.  The contenders alternate within each round, so drift of a shared
-machine hits both alike; the report is the median samples/s of each and the median of
-the per-round time ratios (lamella / torch; below 1 means lamella is faster).
+flattens in that order.  Keras 3 (torch backend), where importable, trains the same
+network in the matching data_format on ``--keras-samples`` samples per round.
 
-    python bench/bench_cnn.py [--samples 2048] [--rounds 10] [--device cpu]
+    python bench/bench_cnn.py [--samples 1024] [--rounds 15] [--device cpu]
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+from harness import Bench, keras_fit, lamella_fit, parser, torch_fit
 from torch import nn
 
 from lamella.layers import Convolution2D, Dense, Flatten, MaxPooling2D
@@ -66,75 +61,53 @@ class TorchCNN(nn.Module):
         return self.dense2(F.relu(self.dense1(x.flatten(1))))
 
 
-def torch_epoch(
-    model: TorchCNN, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
-) -> None:
-    order = torch.randperm(len(x), device=x.device)
-    for start in range(0, len(x), BATCH):
-        rows = order[start : start + BATCH]
-        loss = F.cross_entropy(model(x.index_select(0, rows)), y.index_select(0, rows))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+def keras_cnn(keras, ordering: str):
+    layers, data_format = keras.layers, "channels_first" if ordering == "th" else "channels_last"
+    model = keras.Sequential(
+        [
+            keras.Input((1, 28, 28) if ordering == "th" else (28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu", data_format=data_format),
+            layers.Conv2D(32, 3, activation="relu", data_format=data_format),
+            layers.MaxPooling2D(data_format=data_format),
+            layers.Flatten(data_format=data_format),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01))
+    return model
 
 
-def seconds(run: Callable[[], None], device: str) -> float:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    run()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
-def compare(ordering: str, samples: int, rounds: int, device: str) -> None:
+def compare(bench: Bench, ordering: str, args) -> None:
     rng = np.random.default_rng(0)
-    shape = (samples, 1, 28, 28) if ordering == "th" else (samples, 28, 28, 1)
+    shape = (args.samples, 1, 28, 28) if ordering == "th" else (args.samples, 28, 28, 1)
     x = rng.random(shape, dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, samples)]
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, args.samples)]
 
     torch.manual_seed(0)
     ours = lamella_cnn(ordering)
-    ours.to(device)
-    theirs = TorchCNN(channels_last=ordering == "tf").to(device)
+    ours.to(args.device)
+    theirs = TorchCNN(channels_last=ordering == "tf").to(args.device)
     if ordering == "tf":
         theirs.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(theirs.parameters(), lr=0.01)
-    x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-
-    contenders = {
-        "lamella": lambda: ours.fit(x, y, batch_size=BATCH, nb_epoch=1, verbose=0),
-        "torch": lambda: torch_epoch(theirs, optimizer, x_t, y_t),
-    }
-    for run in contenders.values():  # warm up: allocator, kernel selection
-        run()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, run in contenders.items():
-            times[name].append(seconds(run, device))
-    ratios = [a / b for a, b in zip(times["lamella"], times["torch"], strict=True)]
-    print(
-        f"'{ordering}'  lamella {samples / statistics.median(times['lamella']):8.0f} samples/s  "
-        f"torch {samples / statistics.median(times['torch']):8.0f} samples/s  "
-        f"median time ratio lamella/torch {statistics.median(ratios):.3f}"
-    )
+    x_t, y_t = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
+    contenders = [
+        lamella_fit(ours, x, y, BATCH),
+        # Softmax + crossentropy on one-hot targets, as F.cross_entropy computes it from logits.
+        torch_fit(theirs, optimizer, F.cross_entropy, x_t, y_t, BATCH),
+    ]
+    keras = bench.keras()
+    if keras is not None:
+        contenders.append(keras_fit(keras_cnn(keras, ordering), x, y, BATCH, args.keras_samples))
+    bench.compare(f"CNN fit '{ordering}'", contenders, goal=0.97, device=args.device)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=2048)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads, "
-        f"{args.samples} samples, batch {BATCH}, {args.rounds} rounds"
-    )
-    for ordering in ("th", "tf"):
-        compare(ordering, args.samples, args.rounds, args.device)
+    args = parser(__doc__, rounds=15, samples=1024, keras_samples=512, device=True).parse_args()
+    with Bench(f"CNN on {args.device}, {args.samples} samples, batch {BATCH}", args) as bench:
+        for ordering in ("th", "tf"):
+            compare(bench, ordering, args)
 
 
 if __name__ == "__main__":

@@ -1,28 +1,28 @@
 """MLP fit and predict: lamella against a hand-written PyTorch loop doing the same maths.
 
 The classic MNIST-shaped MLP (784-64-64-10, relu, dropout 0.2, softmax,
-categorical crossentropy, RMSprop through torch.optim, batch 128) on random data.
-The contenders alternate for several rounds in one process; the script prints
-the median throughput of each and the median of the paired ratios.
+categorical crossentropy, RMSprop through torch.optim, batch 128) on random data,
+and Keras 3 (torch backend) with the same network where it is importable.  Keras is
+much slower per sample, so it gets fewer samples per round (``--keras-samples``);
+throughputs and ratios are per sample, so that is fair.
 
-    python bench/bench_mlp.py [--rounds 7] [--samples 8192] [--json out.json]
+    python bench/bench_mlp.py [--rounds 25] [--samples 8192] [--json out.json]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import time
+import functools
 
 import numpy as np
 import torch
+from harness import Bench, Contender, keras_fit, lamella_fit, parser, torch_fit
 from torch import nn
 
 from lamella.layers import Activation, Dense, Dropout
 from lamella.models import Sequential
 
 EPS = 1e-7
+BATCH = 128
 
 
 def lamella_model() -> Sequential:
@@ -47,8 +47,8 @@ def lamella_model() -> Sequential:
     return model
 
 
-def torch_model() -> tuple[nn.Module, torch.optim.Optimizer]:
-    model = nn.Sequential(
+def torch_model() -> nn.Module:
+    return nn.Sequential(
         nn.Linear(784, 64),
         nn.ReLU(),
         nn.Dropout(0.2),
@@ -58,97 +58,74 @@ def torch_model() -> tuple[nn.Module, torch.optim.Optimizer]:
         nn.Linear(64, 10),
         nn.Softmax(dim=-1),
     )
-    return model, torch.optim.RMSprop(model.parameters(), lr=1e-3)
 
 
-def torch_fit_epoch(model, optimizer, x, y, batch_size):
-    """What a careful PyTorch user writes: same loss, accuracy summed on the device."""
-    model.train()
-    order = torch.randperm(len(x))
-    total = torch.zeros(2)
-    for start in range(0, len(x), batch_size):
-        rows = order[start : start + batch_size]
-        xb, yb = x.index_select(0, rows), y.index_select(0, rows)
-        optimizer.zero_grad(set_to_none=True)
-        probs = model(xb)
+def keras_model(keras):
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            layers.Dense(64, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(64, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    # torch.optim.RMSprop's defaults, so the three do the same update.
+    optimizer = keras.optimizers.RMSprop(learning_rate=1e-3, rho=0.99, epsilon=1e-8)
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class Crossentropy:
+    """Keras's crossentropy on softmax outputs; sums loss and accuracy as fit's logs do."""
+
+    def __init__(self):
+        self.total = torch.zeros(2)
+
+    def __call__(self, probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         probs = (probs / probs.sum(-1, keepdim=True)).clamp(EPS, 1 - EPS)
-        loss = -(yb * probs.log()).sum(-1).mean()
-        loss.backward()
-        optimizer.step()
+        loss = -(target * probs.log()).sum(-1).mean()
         with torch.no_grad():
-            acc = (probs.argmax(-1) == yb.argmax(-1)).float().mean()
-            total += torch.stack([loss.detach(), acc]) * len(rows)
-    return (total / len(x)).tolist()
+            accuracy = (probs.argmax(-1) == target.argmax(-1)).float().mean()
+            self.total += torch.stack([loss.detach(), accuracy]) * len(target)
+        return loss
 
 
-def torch_predict(model, x, batch_size):
+def torch_predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.inference_mode():
-        return torch.cat(
-            [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        ).numpy()
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+        return torch.cat([model(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--samples", type=int, default=8192)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--json", type=str, default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+    args = parser(__doc__, rounds=25, samples=8192, keras_samples=2048).parse_args()
+    bench = Bench("MLP 784-64-64-10", args)
     rng = np.random.default_rng(0)
     x_np = rng.random((args.samples, 784), dtype=np.float32)
     y_np = np.eye(10, dtype=np.float32)[rng.integers(10, size=args.samples)]
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-    ours = lamella_model()
-    theirs, optimizer = torch_model()
-    bs = args.batch_size
+    ours, theirs = lamella_model(), torch_model()
+    optimizer = torch.optim.RMSprop(theirs.parameters(), lr=1e-3)
+    keras = bench.keras()
 
-    contenders = {
-        "fit": (
-            lambda: ours.fit(x_np, y_np, batch_size=bs, nb_epoch=1, verbose=0),
-            lambda: torch_fit_epoch(theirs, optimizer, x, y, bs),
-        ),
-        "predict": (
-            lambda: ours.predict(x_np, batch_size=bs),
-            lambda: torch_predict(theirs, x, bs),
-        ),
-    }
-    results = {}
-    for case, (lamella_run, torch_run) in contenders.items():
-        lamella_run(), torch_run()  # warm up
-        pairs = []
-        for round_index in range(args.rounds):
-            first, second = (
-                (lamella_run, torch_run) if round_index % 2 == 0 else (torch_run, lamella_run)
-            )
-            t_first, t_second = timed(first), timed(second)
-            t_lamella, t_torch = (
-                (t_first, t_second) if round_index % 2 == 0 else (t_second, t_first)
-            )
-            pairs.append((t_lamella, t_torch))
-        lamella_sps = statistics.median(args.samples / a for a, _ in pairs)
-        torch_sps = statistics.median(args.samples / b for _, b in pairs)
-        ratio = statistics.median(b / a for a, b in pairs)  # lamella throughput / torch's
-        results[case] = {
-            "lamella_samples_per_s": lamella_sps,
-            "torch_samples_per_s": torch_sps,
-            "median_paired_ratio": ratio,
-        }
-        print(
-            f"MLP {case:8s} lamella {lamella_sps:10.0f}/s   torch loop {torch_sps:10.0f}/s   "
-            f"ratio {ratio:.3f}x (median of {args.rounds} paired rounds)"
-        )
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"case": "mlp", "torch": torch.__version__, **results}, handle, indent=2)
+    fit = [
+        lamella_fit(ours, x_np, y_np, BATCH),
+        torch_fit(theirs, optimizer, Crossentropy(), x, y, BATCH),
+    ]
+    predict = [
+        Contender("lamella", functools.partial(ours.predict, x_np, batch_size=BATCH), len(x)),
+        Contender("torch", functools.partial(torch_predict, theirs, x), len(x)),
+    ]
+    if keras is not None:
+        model, few = keras_model(keras), x_np[: args.keras_samples]
+        fit.append(keras_fit(model, x_np, y_np, BATCH, args.keras_samples))
+        run = functools.partial(model.predict, few, batch_size=BATCH, verbose=0)
+        predict.append(Contender("keras", run, len(few)))
+    bench.compare("MLP fit", fit, goal=0.95)
+    bench.compare("MLP predict", predict, goal=0.95)
+    bench.finish()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,18 @@
 """Time one optimizer step of lamella.optim against the matching torch.optim optimizer.
 
 The model is four 1600x1600 linear layers (about 10M parameters) with fixed
-gradients.  The contenders alternate within each round, so drift of a shared
-machine hits both alike; the report is the median time per step of each and the
-median of the per-round ratios (lamella / torch).  Keras 1 places Adam's epsilon
+gradients, ``--steps`` steps timed together per round.  Keras 1 places Adam's epsilon
 differently from torch, so this compares speed, not numbers.
 
-    python bench/bench_optimizer_step.py [--rounds 30] [--steps 3] [--device cpu]
+    python bench/bench_optimizer_step.py [--rounds 25] [--steps 3] [--device cpu]
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-from collections.abc import Callable
+import functools
 
 import torch
+from harness import Bench, Contender, parser, repeat
 
 from lamella.optim import SGD, Adam
 
@@ -30,61 +26,28 @@ def make_params(device: str) -> list[torch.nn.Parameter]:
     return params
 
 
-def seconds_per_step(step: Callable[[], None], steps: int, device: str) -> float:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
-
-
-def compare(label: str, lamella_opt, torch_factory, rounds: int, steps: int, device: str) -> None:
-    ours, theirs = make_params(device), make_params(device)
+def compare(bench: Bench, label: str, lamella_opt, torch_factory, args) -> None:
+    ours, theirs = make_params(args.device), make_params(args.device)
     lamella_opt.bind(ours)
     torch_opt = torch_factory(theirs)
-    for _ in range(2):  # warm up: state allocation, first-call costs
-        lamella_opt.step()
-        torch_opt.step()
-    times: dict[str, list[float]] = {"lamella": [], "torch": []}
-    for _ in range(rounds):
-        times["lamella"].append(seconds_per_step(lamella_opt.step, steps, device))
-        times["torch"].append(seconds_per_step(torch_opt.step, steps, device))
-    ratios = [a / b for a, b in zip(times["lamella"], times["torch"], strict=True)]
-    count = sum(p.numel() for p in ours)
-    print(
-        f"{label:<14} {count / 1e6:.1f}M params  "
-        f"lamella {statistics.median(times['lamella']) * 1e3:8.2f} ms  "
-        f"torch {statistics.median(times['torch']) * 1e3:8.2f} ms  "
-        f"median ratio {statistics.median(ratios):.3f}"
-    )
+    contenders = [
+        Contender("lamella", repeat(lamella_opt.step, args.steps), args.steps),
+        Contender("torch", repeat(torch_opt.step, args.steps), args.steps),
+    ]
+    note = f"{sum(p.numel() for p in ours) / 1e6:.1f}M parameters, {args.steps} steps per call"
+    bench.compare(f"{label} step", contenders, unit="steps/s", note=note, device=args.device)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=3, help="steps timed together per round")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} threads")
-    compare(
-        "Adam",
-        Adam(lr=1e-3),
-        lambda p: torch.optim.Adam(p, lr=1e-3, foreach=True),
-        args.rounds,
-        args.steps,
-        args.device,
-    )
-    compare(
-        "SGD momentum",
-        SGD(lr=0.01, momentum=0.9),
-        lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True),
-        args.rounds,
-        args.steps,
-        args.device,
-    )
+    options = parser(__doc__, rounds=25, device=True)
+    options.add_argument("--steps", type=int, default=3, help="steps timed together per round")
+    args = options.parse_args()
+    bench = Bench(f"optimizer step on {args.device}", args)
+    adam = functools.partial(torch.optim.Adam, lr=1e-3, foreach=True)
+    compare(bench, "Adam", Adam(lr=1e-3), adam, args)
+    sgd = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, foreach=True)
+    compare(bench, "SGD momentum", SGD(lr=0.01, momentum=0.9), sgd, args)
+    bench.finish()
 
 
 if __name__ == "__main__":
