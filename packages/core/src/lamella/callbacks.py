@@ -46,8 +46,10 @@ class EpochStats:
         self.batches: list[torch.Tensor] = []
 
     def add(self, values: torch.Tensor, size: int) -> None:
-        weighted = values * size
-        self.totals = weighted if self.totals is None else self.totals + weighted
+        if self.totals is None:
+            self.totals = values * size
+        else:
+            self.totals = torch.add(self.totals, values, alpha=size)
         self.seen += size
         self.batches.append(values)  # a reference, not a copy: read only if the loss breaks
 

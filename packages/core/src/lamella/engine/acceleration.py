@@ -10,12 +10,13 @@ scales the loss so small gradients survive.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 class LossScaler:
@@ -86,13 +87,11 @@ class Acceleration:
         )
         self.scaler = LossScaler(device) if mixed_precision == "fp16" else None
 
-    @contextlib.contextmanager
-    def autocast(self) -> Iterator[None]:
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Autocast to the mixed precision dtype; a free no-op context without one."""
         if self.dtype is None:
-            yield
-            return
-        with torch.autocast(device_type=self.device.type, dtype=self.dtype):
-            yield
+            return _NO_CONTEXT
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` compiled with torch.compile when jit_compile asked for it."""

@@ -88,15 +88,16 @@ def _train_batch(
     names: list[str],
 ) -> None:
     size, inputs, targets, weights = batch
+    if not hooks.listens_to_batches:
+        stats.add(model._train_step(inputs, targets, weights), size)
+        return
     logs: dict[str, Any] = {"batch": index, "size": size}
-    if hooks.listens_to_batches:
-        hooks.on_batch_begin(index, logs)
+    hooks.on_batch_begin(index, logs)
     values = model._train_step(inputs, targets, weights)
     stats.add(values, size)
-    if hooks.listens_to_batches:
-        if hooks.wants_batch_values:
-            logs.update(zip(names, values.unbind(), strict=True))
-        hooks.on_batch_end(index, logs)
+    if hooks.wants_batch_values:
+        logs.update(zip(names, values.unbind(), strict=True))
+    hooks.on_batch_end(index, logs)
 
 
 def _report_broken_loss(epoch: int, logs: dict[str, Any], stats: EpochStats) -> None:

@@ -198,14 +198,14 @@ def compute(
         total = total + value * objective.loss_weight
     for penalty in penalties:
         total = total + penalty
-    values = [total]
-    if len(objectives) > 1:
-        values.extend(per_output)
     with torch.no_grad():
+        values = [total.detach()]
+        if len(objectives) > 1:
+            values.extend(v.detach() for v in per_output)
         for objective, y_pred, y_true in zip(objectives, outputs, targets, strict=True):
             for spec in objective.metrics:
                 result = spec.fn(y_true, y_pred.detach())
                 parts = [result[k] for k in spec.keys] if spec.keys else [result]
                 values.extend(torch.as_tensor(part).float().mean() for part in parts)
-    vector = torch.stack([v.detach().float().reshape(()) for v in values])
+        vector = torch.stack([v.reshape(()).float() for v in values])
     return total, vector

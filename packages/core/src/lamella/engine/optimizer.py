@@ -199,19 +199,34 @@ class TorchOptimizer(Optimizer):
         assert self.torch_optimizer is not None
         self.torch_optimizer.zero_grad(set_to_none=True)
 
-    @torch.no_grad()
     def step(self) -> None:
         assert self.torch_optimizer is not None, "compile() the model before training"
         if self.clipnorm or self.clipvalue:
             grads = [p.grad for p in self.params if p.grad is not None]
             if grads:
-                self.clip_gradients(grads)
+                with torch.no_grad():
+                    self.clip_gradients(grads)
         if self.lr._version != self._lr_version:  # K.set_value changed it in place
             for group in self.torch_optimizer.param_groups:
                 group["lr"] = float(self.lr)
             self._lr_version = self.lr._version
         self.torch_optimizer.step()
-        self.iterations += 1
+        self._steps += 1
+
+    @property  # type: ignore[override]
+    def iterations(self) -> torch.Tensor:
+        """Steps taken, as Keras's saved tensor; counted in Python to keep steps cheap."""
+        self._iterations.fill_(self._steps)
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: torch.Tensor) -> None:
+        self._iterations = value
+        self._steps = int(value)
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        super().set_weights(weights)
+        self._steps = int(self._iterations)
 
     @property
     def weights(self) -> list[torch.Tensor]:
