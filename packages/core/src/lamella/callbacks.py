@@ -69,6 +69,8 @@ class EpochStats:
 class Callback:
     """Base class: override the hooks you need; ``self.model`` and ``self.params`` are set."""
 
+    rank_zero_only = False  # True: under data-parallel training only rank 0 runs it (writers)
+
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}
@@ -275,6 +277,7 @@ class ModelCheckpoint(_MonitorCallback):
     """
 
     missing = "Can save best model only with %s available, skipping."
+    rank_zero_only = True
 
     def __init__(
         self,
@@ -489,6 +492,8 @@ class CSVLogger(Callback):
     (without a second header).
     """
 
+    rank_zero_only = True
+
     def __init__(
         self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
     ):
@@ -571,6 +576,8 @@ class RemoteMonitor(Callback):
     reached gives a warning; training goes on.  Uses only the standard library.
     """
 
+    rank_zero_only = True
+
     timeout = 10.0  # seconds to wait for the server at each epoch
 
     def __init__(
@@ -619,6 +626,8 @@ class TensorBoard(Callback):
     writes the model's architecture (its Keras JSON) as text: TensorBoard's graph
     view needs a traced graph, which a callback cannot build without inputs.
     """
+
+    rank_zero_only = True
 
     def __init__(
         self,

@@ -51,12 +51,17 @@ class ArrayBatches:
         first, second = self.split
         for start in range(0, self.count, self.batch_size):
             stop = min(start + self.batch_size, self.count)
-            if order is None:
-                batch = [c[start:stop] if c is not None else None for c in self.columns]
-            else:
-                rows = order[start:stop]
-                batch = [c.index_select(0, rows) if c is not None else None for c in self.columns]
+            if order is not None:
+                yield self.take(order[start:stop])
+                continue
+            batch = [c[start:stop] if c is not None else None for c in self.columns]
             yield stop - start, batch[:first], batch[first:second], batch[second:]
+
+    def take(self, rows: torch.Tensor) -> Batch:
+        """The batch of the given rows."""
+        first, second = self.split
+        batch = [c.index_select(0, rows) if c is not None else None for c in self.columns]
+        return len(rows), batch[:first], batch[first:second], batch[second:]
 
 
 class Prefetcher:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, CallbackList, EpochStats, History, ProgbarLogger
+from lamella.engine import distributed
 from lamella.engine.batches import Batch
 
 
@@ -26,7 +27,16 @@ def train(
     initial_epoch: int,
     params: dict[str, Any],
 ) -> History:
-    """Run epochs ``initial_epoch .. nb_epoch - 1`` over ``source``; returns the History."""
+    """Run epochs ``initial_epoch .. nb_epoch - 1`` over ``source``; returns the History.
+
+    Data parallel (see :mod:`lamella.engine.distributed`) is decided here once: steps
+    go through DDP, epoch values are summed over ranks, and a stop asked for on any
+    rank (mid-epoch ones included) takes effect on all of them at the epoch's end.
+    """
+    parallel = distributed.active()
+    if parallel:
+        verbose = distributed.verbosity(verbose)
+        callbacks = distributed.for_this_rank(callbacks or [])
     names = list(model.metrics_names)
     model.history = History()
     stats = EpochStats(names)
@@ -47,6 +57,8 @@ def train(
     )
     model.stop_training = False
     hooks.on_train_begin()
+    if parallel:
+        distributed.data_parallel(model)
     try:
         for epoch in range(initial_epoch, nb_epoch):
             stats.reset()
@@ -55,13 +67,17 @@ def train(
             with learning_phase_scope(1):
                 for index, batch in enumerate(source.epoch()):
                     _train_batch(model, index, batch, hooks, stats, names)
-                    if model.stop_training:
+                    if model.stop_training and not parallel:
                         break
+            if parallel:
+                distributed.reduce_stats(stats, model.device)
             logs: dict[str, Any] = stats.averages()
             _report_broken_loss(epoch, logs, stats)
             if validate is not None:
                 logs.update((f"val_{n}", v) for n, v in zip(names, validate(), strict=True))
             hooks.on_epoch_end(epoch, logs)
+            if parallel:
+                model.stop_training = distributed.any_rank(model.stop_training, model.device)
             if model.stop_training:
                 break
     except KeyboardInterrupt:
@@ -75,6 +91,8 @@ def train(
         return model.history
     finally:
         model.eval()
+        if parallel:
+            distributed.release(model)
     hooks.on_train_end()
     return model.history
 

@@ -20,6 +20,7 @@ from lamella.backend.config import device as default_device
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, EpochStats, History
 from lamella.engine import data as data_utils
+from lamella.engine import distributed
 from lamella.engine.acceleration import Acceleration
 from lamella.engine.batches import ArrayBatches, Batch, GeneratorBatches, Prefetcher, unpack
 from lamella.engine.container import Container
@@ -103,9 +104,11 @@ class Model(Container):
         self.loss_weights = loss_weights
         self.sample_weight_mode = sample_weight_mode
         self.metrics_names = metrics_names(self.objectives)
+        distributed.active()  # under torchrun with LAMELLA_DISTRIBUTED=1: the group, this GPU
         self._place(device)
         self._acceleration = Acceleration(self.device, jit_compile, mixed_precision)
         self._objective_step = self._acceleration.wrap(self._objective)
+        self._train_objective = self._objective_step  # fit swaps in DDP's forward
         self._inference = self._acceleration.wrap(self._forward)
         self.optimizer: Optimizer = optimizers.get(optimizer)
         trainable = sorted(self.trainable_weights, key=lambda w: getattr(w, "_keras_name", ""))
@@ -261,9 +264,10 @@ class Model(Container):
         inputs: list[torch.Tensor],
         targets: list[torch.Tensor],
         weights: list[torch.Tensor | None],
+        forward: Callable[..., Any] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The pure part of a step, forward pass and loss: what jit_compile compiles."""
-        outputs, masks = self._forward(inputs)
+        outputs, masks = (forward or self._forward)(inputs)
         return compute(self.objectives, outputs, targets, weights, masks, self._penalties())
 
     def _train_step(
@@ -274,7 +278,7 @@ class Model(Container):
     ) -> torch.Tensor:
         self.optimizer.zero_grad()
         with self._acceleration.autocast():
-            total, values = self._objective_step(inputs, targets, weights)
+            total, values = self._train_objective(inputs, targets, weights)
         self._acceleration.backward_and_step(total, self.optimizer)
         if self._constraints:
             with torch.no_grad():
@@ -341,6 +345,9 @@ class Model(Container):
         batch_size = _check_batch_size(batch_size)
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"fit: shuffle must be True, False or 'batch', got {shuffle!r}")
+        parallel = distributed.active()
+        if parallel:
+            verbose = distributed.verbosity(verbose)
         device = self.device
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
@@ -367,7 +374,8 @@ class Model(Container):
             n_in, n_out = len(inputs), len(targets)
             inputs, targets, weights = head[:n_in], head[n_in : n_in + n_out], head[n_in + n_out :]
             validation = (tail[:n_in], tail[n_in : n_in + n_out], tail[n_in + n_out :])
-        source = ArrayBatches(inputs, targets, weights, batch_size, shuffle)
+        batches = distributed.ShardedBatches if parallel else ArrayBatches
+        source = batches(inputs, targets, weights, batch_size, shuffle)
         count = source.count
         validate = None
         if validation is not None:
@@ -377,7 +385,8 @@ class Model(Container):
                     f"{int(validation[0][0].shape[0])} samples"
                 )
             validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
-        params = {"batch_size": batch_size, "nb_sample": count}
+        # in parallel the progress bar counts this process's share of the samples
+        params = {"batch_size": batch_size, "nb_sample": getattr(source, "per_rank", count)}
         return train(
             self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
         )
@@ -513,6 +522,8 @@ class Model(Container):
         finally:
             feeder.close()
             self.train(was_training)
+        if distributed.active():
+            distributed.reduce_stats(stats, self.device)
         results = list(stats.averages().values())
         return results if as_list or len(results) > 1 else results[0]
 
@@ -559,10 +570,14 @@ class Model(Container):
         batch_size: int,
         verbose: int = 0,
     ) -> list[float]:
-        count = int(inputs[0].shape[0])
+        columns = [*inputs, *targets, *weights]
+        parallel = distributed.active()
+        if parallel:  # each rank evaluates its share; the sums are added up below
+            columns = distributed.shard(columns)
+            verbose = distributed.verbosity(verbose)
+        count = int(columns[0].shape[0])
         stats = EpochStats(list(self.metrics_names))
         progbar = Progbar(count) if verbose == 1 else None
-        columns = [*inputs, *targets, *weights]
         n_in, n_out = len(inputs), len(targets)
         was_training = self.training
         self.eval()
@@ -578,6 +593,8 @@ class Model(Container):
                         progbar.update(stop)
         finally:
             self.train(was_training)
+        if parallel:
+            distributed.reduce_stats(stats, self.device)
         return list(stats.averages().values())
 
     def evaluate(
@@ -610,8 +627,13 @@ class Model(Container):
         if _is_batch_stream(x):
             return self.predict_generator(x)
         inputs = self._inputs(x, self.device)
-        count = data_utils.check_lengths({"input": inputs})
+        total = count = data_utils.check_lengths({"input": inputs})
         batch_size = _check_batch_size(batch_size)
+        parallel = distributed.active()
+        if parallel:  # each rank predicts its share; every rank gets all of them back
+            inputs = distributed.shard(inputs)
+            count = int(inputs[0].shape[0])
+            verbose = distributed.verbosity(verbose)
         progbar = Progbar(count) if verbose == 1 else None
         chunks: list[list[torch.Tensor]] = []
         was_training = self.training
@@ -622,11 +644,16 @@ class Model(Container):
                     chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
                     if progbar is not None:
                         progbar.update(stop)
+                if parallel and not chunks:  # an empty share still takes part in the gather
+                    chunks.append(self._predict_batch([t[:0] for t in inputs]))
         finally:
             self.train(was_training)
         if not chunks:
             return [] if len(self.outputs) > 1 else np.zeros((0,))
-        outputs = [_to_numpy(torch.cat(parts)) for parts in zip(*chunks, strict=True)]
+        joined = [torch.cat(parts) for parts in zip(*chunks, strict=True)]
+        if parallel:
+            joined = [distributed.gather(part, total) for part in joined]
+        outputs = [_to_numpy(part) for part in joined]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _batch_call(
