@@ -444,3 +444,13 @@ def test_torch_optimizer_config_keeps_tuples_and_state_counts_iterations():
     assert tuple(rebuilt.torch_optimizer.defaults["betas"]) == (0.8, 0.95)
     model.fit(*data(), nb_epoch=1, batch_size=25, verbose=0)
     assert float(model.optimizer.weights[0]) == 2  # iterations first, as Keras saves it
+
+
+@pytest.mark.cuda
+def test_batches_reach_the_gpu_through_pinned_memory():
+    from lamella.engine.data import to_tensor
+
+    tensor = to_tensor(np.ones((4, 3), "float32"), "x", None, torch.device("cuda"))
+    assert tensor.device.type == "cuda"
+    torch.cuda.synchronize()
+    np.testing.assert_array_equal(tensor.cpu().numpy(), np.ones((4, 3)))

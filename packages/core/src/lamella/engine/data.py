@@ -67,7 +67,11 @@ def to_tensor(
         ):
             raise TypeError(f"Data for {name} must be numeric, got an array of dtype {array.dtype}")
         tensor = torch.from_numpy(np.ascontiguousarray(array))
-    return tensor.to(device=device, dtype=torch_dtype(dtype), non_blocking=True)
+    tensor = tensor.to(dtype=torch_dtype(dtype))
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        # Page-locked memory lets the copy run asynchronously, overlapping the GPU's work.
+        tensor = tensor.pin_memory()
+    return tensor.to(device=device, non_blocking=True)
 
 
 def class_indices(value: Any, name: str, classes: int | None, device: torch.device) -> torch.Tensor:
