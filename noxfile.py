@@ -14,11 +14,27 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["lint", "tests", "all", "third_party", "plugin_example", "demo"]
+nox.options.sessions = [
+    "lint",
+    "tests",
+    "all",
+    "third_party",
+    "plugin_example",
+    "demo",
+    "examples",
+]
 
 PACKAGES = ["core", "layers-conv", "layers-recurrent", "optimizers", "preprocessing", "io-hdf5"]
 CONSTRAINTS = ("-c", "constraints.txt")
 TEST_TOOLS = ("pytest",)
+#: Each example program and the accuracy below which it fails (`--expect`): a little under
+#: what its docstring says it reaches, so float noise between machines does not fail it.
+EXAMPLES = {
+    "digits_cnn.py": 0.97,
+    "addition_rnn.py": 0.97,
+    "custom_layer.py": 0.96,
+    "save_and_resume.py": 0.96,
+}
 #: The broken third-party plugins of the third_party session, each a folder pip installs.
 FIXTURES = sorted(str(path.parent) for path in Path("tests/fixtures").glob("*/pyproject.toml"))
 
@@ -67,6 +83,14 @@ def demo(session: nox.Session) -> None:
     """Train an MLP on the 8x8 digits that ship with scikit-learn; writes demo-output/."""
     install(session, *PACKAGES, extra=("scikit-learn", "pillow"))
     session.run("python", "examples/digits_mlp.py", "--out", "demo-output", *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Every example in examples/ with its defaults; one that misses its result fails."""
+    install(session, *PACKAGES, extra=("scikit-learn", "pillow"))
+    for script, expect in EXAMPLES.items():
+        session.run("python", f"examples/{script}", "--expect", str(expect), *session.posargs)
 
 
 @nox.session

@@ -13,21 +13,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from _data import load
 from PIL import Image, ImageDraw
-from sklearn.datasets import load_digits
 
 from lamella.layers import Activation, Dense, Dropout
 from lamella.models import Sequential
 from lamella.utils.np_utils import to_categorical
-
-
-def load(seed: int) -> tuple[np.ndarray, ...]:
-    digits = load_digits()
-    x = (digits.data / 16.0).astype("float32")  # pixel values 0..16
-    order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order], digits.target[order]
-    split = int(0.8 * len(x))
-    return x[:split], y[:split], x[split:], y[split:]
 
 
 def build() -> Sequential:
