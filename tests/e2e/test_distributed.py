@@ -108,6 +108,8 @@ def _launch(folder: Path, world: int = 2, timeout: float = 120.0) -> list[str]:
         "WORLD_SIZE": str(world),
         "LAMELLA_DISTRIBUTED": "1",
         "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",  # a rank that dies still shows how far it got
+        "PYTHONFAULTHANDLER": "1",
     }
     procs = [
         subprocess.Popen(

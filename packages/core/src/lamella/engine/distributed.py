@@ -9,6 +9,7 @@ The loops ask :func:`active` once per call, so a single process pays nothing per
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,14 @@ def active() -> bool:
         if cuda:  # before compile places the model: "cuda" then means this rank's GPU
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
+        atexit.register(_release_process_group)
     return dist.get_world_size() > 1
+
+
+def _release_process_group() -> None:
+    """Destroy lamella's group while Python is whole: else gloo's threads abort the exit."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def rank() -> int:
