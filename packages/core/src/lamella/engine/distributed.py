@@ -10,9 +10,11 @@ The loops ask :func:`active` once per call, so a single process pays nothing per
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -41,9 +43,18 @@ def active() -> bool:
 
 
 def _release_process_group() -> None:
-    """Destroy lamella's group while Python is whole: else gloo's threads abort the exit."""
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    """Destroy lamella's group while Python is whole: else gloo's threads abort the exit.
+
+    Gloo ranks first wait for each other (a rank whose peer already tore the group
+    down aborts too), but at most half a minute, so a rank that dies never holds up
+    the others' exit for the group's full timeout.
+    """
+    if not dist.is_initialized():
+        return
+    if dist.get_backend() == "gloo":
+        with contextlib.suppress(RuntimeError):  # a peer is gone: leaving is all that is left
+            dist.monitored_barrier(timeout=timedelta(seconds=30))
+    dist.destroy_process_group()
 
 
 def rank() -> int:
