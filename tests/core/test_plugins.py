@@ -287,6 +287,7 @@ def _absent(dist: str) -> pytest.MarkDecorator:
             ("lamella.optimizers", "SGD", "lamella-optimizers"),
             ("lamella.preprocessing.image", "ImageDataGenerator", "lamella-preprocessing"),
             ("lamella.preprocessing.text", "Tokenizer", "lamella-preprocessing"),
+            ("lamella.utils.io_utils", "HDF5Matrix", "lamella-io-hdf5"),
         ]
     ],
 )

@@ -1,4 +1,5 @@
-"""The ``lamella`` command: ``lamella plugins [--json]`` and ``lamella info``."""
+"""The ``lamella`` command: ``lamella plugins [--json]``, ``lamella info`` and
+``lamella summary FILE``."""
 
 from __future__ import annotations
 
@@ -67,6 +68,20 @@ def _info() -> dict[str, Any]:
     }
 
 
+def _summary(filepath: str) -> int:
+    """Print a saved model's summary; the file's serializer (from its ending) rebuilds it
+    through the registry, uncompiled, so nothing in the file runs and no optimizer is needed."""
+    from lamella.plugins import MissingPluginError, serializer_for
+
+    try:
+        model = serializer_for(filepath).load_model(filepath, compile=False)
+    except (MissingPluginError, OSError, ValueError) as exc:
+        print(f"lamella summary: {exc}", file=sys.stderr)
+        return 1
+    model.summary()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lamella", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="print JSON")
     info = commands.add_parser("info", help="versions, device and settings")
     info.add_argument("--json", action="store_true", help="print JSON")
+    summary = commands.add_parser("summary", help="the summary of a model saved in a file")
+    summary.add_argument("file", help="a saved model, e.g. model.h5")
     args = parser.parse_args(argv)
+    if args.command == "summary":
+        return _summary(args.file)
     if args.command == "plugins":
         report = _plugins_report()
         if args.json:

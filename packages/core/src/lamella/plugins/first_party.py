@@ -63,7 +63,10 @@ FIRST_PARTY: dict[str, Provision] = {
             }
         )
     ),
-    "lamella-io-hdf5": Provision(names={"serializers": _names("hdf5 .h5 .hdf5")}),
+    "lamella-io-hdf5": Provision(
+        names={"serializers": _names("hdf5 .h5 .hdf5")},
+        modules=frozenset({"lamella.utils.io_utils"}),
+    ),
 }
 
 

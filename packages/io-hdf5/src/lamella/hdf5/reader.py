@@ -1,6 +1,7 @@
 """``load_model`` and ``load_weights`` for Keras HDF5 files, through the checks of safety.py.
 
-Loads files written by lamella and files in Keras 1.2.2's layout.  Weights are
+Loads files written by lamella, by Keras 1.2.2, and by Keras 2 and 3 (converted by
+keras2.py).  Weights are
 paired with layers first (by order or by name), every pair is checked, and only
 then is anything assigned: a failed load leaves the model as it was.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from lamella.engine.serialization import model_from_config
+from lamella.hdf5 import keras2
 from lamella.hdf5.layout import short_name, weight_layers, weight_name
 from lamella.hdf5.safety import (
     UnsafeFileError,
@@ -25,6 +27,7 @@ from lamella.hdf5.safety import (
     read_array,
     read_json,
     read_names,
+    read_text,
     refuse_code,
 )
 from lamella.hdf5.training import restore_training
@@ -32,11 +35,14 @@ from lamella.hdf5.training import restore_training
 
 @dataclass(frozen=True)
 class SavedLayer:
-    """One layer's group in a file: its name, its weights' names and their values."""
+    """One layer's group in a file: its name, its weights' names and their values, and
+    what the file says wrote it (Keras 2/3 names and layouts; Theano's flipped kernels)."""
 
     name: str
     weight_names: list[str]
     arrays: list[np.ndarray]
+    keras2: bool = False
+    theano: bool = False
 
 
 def load_model(
@@ -60,6 +66,8 @@ def load_model(
         if not isinstance(config, dict):
             raise UnsafeFileError(f"{path!r}: model_config must be a JSON object")
         try:
+            if keras2.is_keras2(_origin(f, path)[0]):
+                config = keras2.model_config(config)
             model = model_from_config(config, custom_objects, safe_mode)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: cannot rebuild the model from its config: {exc}") from exc
@@ -112,8 +120,22 @@ def _weights_group(f: h5py.File, filepath: str) -> h5py.Group:
     return group
 
 
+def _origin(group: h5py.Group, filepath: str) -> tuple[str | None, str | None]:
+    """``keras_version`` and ``backend``: Keras 2 writes them on the weights group,
+    Keras 3 (and lamella) at the root too; a Keras 1 file has neither (§4.6)."""
+    version = read_text(group, "keras_version", filepath)
+    backend = read_text(group, "backend", filepath)
+    root = group.file
+    return (
+        version or read_text(root, "keras_version", filepath),
+        backend or read_text(root, "backend", filepath),
+    )
+
+
 def saved_layers(group: h5py.Group, filepath: str) -> list[SavedLayer]:
     """Every layer group listed by ``layer_names``, in that order, with its arrays."""
+    version, backend = _origin(group, filepath)
+    newer, theano = keras2.is_keras2(version), backend == "theano"
     names = read_names(group, "layer_names", filepath)
     if names is None:
         raise ValueError(f"{filepath!r}: {group.name} has no 'layer_names' attribute")
@@ -128,7 +150,7 @@ def saved_layers(group: h5py.Group, filepath: str) -> list[SavedLayer]:
         if weight_names is None:
             raise ValueError(f"{filepath!r}: {layer_group.name} has no 'weight_names' attribute")
         arrays = [read_array(layer_group, weight, filepath) for weight in weight_names]
-        found.append(SavedLayer(name, weight_names, arrays))
+        found.append(SavedLayer(name, weight_names, arrays, newer, theano))
     return found
 
 
@@ -152,7 +174,7 @@ def _arranged(layer: Any, saved: SavedLayer, filepath: str) -> list[np.ndarray]:
     agree (``'dense_1_W:0'`` and ``'dense_3_W'`` are both ``W``), else by position."""
     targets = layer.weights
     what = f"{filepath!r}: layer {layer.name!r} ({type(layer).__name__})"
-    if len(targets) != len(saved.arrays):
+    if len(targets) != len(saved.arrays) and not saved.keras2:  # Keras 2 LSTM: 3 for 12
         raise ValueError(
             f"{what} has {len(targets)} weights, but the file's group {saved.name!r} holds "
             f"{len(saved.arrays)} ({saved.weight_names})"
@@ -160,9 +182,16 @@ def _arranged(layer: Any, saved: SavedLayer, filepath: str) -> list[np.ndarray]:
     own = [short_name(weight_name(w, i), layer.name) for i, w in enumerate(targets)]
     theirs = [short_name(name, saved.name) for name in saved.weight_names]
     arrays = saved.arrays
-    if len(set(own)) == len(own) and set(own) == set(theirs):
+    if saved.keras2:
+        try:
+            arrays = keras2.convert(layer, saved.weight_names, arrays, own, saved.theano)
+        except ValueError as exc:
+            raise ValueError(f"{filepath!r}: {exc}") from exc
+    elif len(set(own)) == len(own) and set(own) == set(theirs):
         by_name = dict(zip(theirs, saved.arrays, strict=True))
         arrays = [by_name[name] for name in own]
+    if saved.theano and not saved.keras2:
+        arrays = [_unflipped(layer, name, array) for name, array in zip(own, arrays, strict=True)]
     for target, name, array in zip(targets, own, arrays, strict=True):
         if tuple(target.shape) != array.shape:
             raise ValueError(
@@ -170,6 +199,13 @@ def _arranged(layer: Any, saved: SavedLayer, filepath: str) -> list[np.ndarray]:
                 f"group {saved.name!r} holds shape {array.shape}"
             )
     return arrays
+
+
+def _unflipped(layer: Any, name: str, array: np.ndarray) -> np.ndarray:
+    """A Keras 1 convolution kernel saved under Theano, flipped for torch's correlation."""
+    if name != "W" or array.ndim < 3 or not hasattr(layer, "nb_filter"):
+        return array
+    return keras2.flip(array, keras2.keras1_spatial_axes(layer, array))
 
 
 def _assign(pairs: list[tuple[Any, SavedLayer]], filepath: str) -> None:

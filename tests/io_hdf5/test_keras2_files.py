@@ -1,0 +1,290 @@
+"""Keras 2 and Keras 3 files load into lamella and predict what Keras (or numpy) predicted.
+
+The ``keras3_*`` files were written by Keras 3.15.1 (torch backend) with
+tests/fixtures/keras_files/make_keras3_files.py, each with an ``.npz`` of an input
+batch and Keras's predictions.  The Keras 2 files are written here with h5py in
+Keras 2.2.4's layout (keras1-api.md §4.6) and checked against numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from lamella.layers.core import Dense, Dropout
+from lamella.models import Sequential, load_model
+
+FILES = Path(__file__).resolve().parents[1] / "fixtures" / "keras_files"
+RNG = np.random.default_rng(3)
+
+
+CONV = pytest.mark.requires("lamella-layers-conv")
+RECURRENT = pytest.mark.requires("lamella-layers-recurrent")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mlp",
+        pytest.param("cnn", marks=CONV),
+        pytest.param("conv1d", marks=CONV),
+        pytest.param("lstm", marks=RECURRENT),
+        pytest.param("gru", marks=RECURRENT),
+        pytest.param("wrappers", marks=RECURRENT),
+        "batchnorm",
+    ],
+)
+def test_keras3_file_predicts_what_keras_did(name: str) -> None:
+    expected = np.load(FILES / f"keras3_{name}.npz")
+    x = expected["x"] if "x" in expected else [expected["x0"], expected["x1"]]
+    model = load_model(FILES / f"keras3_{name}.h5", compile=False)
+    np.testing.assert_allclose(model.predict(x), expected["y"], atol=1e-5)
+
+
+def test_keras3_weights_load_into_a_model_built_with_lamella() -> None:
+    expected = np.load(FILES / "keras3_mlp.npz")
+    model = Sequential(
+        [Dense(8, activation="relu", input_dim=6), Dropout(0.3), Dense(3, activation="softmax")]
+    )
+    model.load_weights(FILES / "keras3_mlp.h5")
+    np.testing.assert_allclose(model.predict(expected["x"]), expected["y"], atol=1e-5)
+
+
+def test_keras3_reset_after_gru_is_refused_naming_the_layer() -> None:
+    with pytest.raises(ValueError, match=r"'gru_1'.*reset_after=True"):
+        load_model(FILES / "keras3_gru_reset_after.h5", compile=False)
+
+
+def test_fixtures_stay_small() -> None:
+    assert all(path.stat().st_size < 100_000 for path in FILES.iterdir())
+
+
+# --- Keras 2.2.4 files, written with h5py ---------------------------------------------
+
+
+def _write_keras2(path: Path, config: dict, weights: dict[str, dict[str, np.ndarray]],
+                  backend: str = "tensorflow") -> None:  # fmt: skip
+    """A ``model.save`` file as Keras 2.2.4 wrote it: ``<layer>/<layer>/kernel:0`` datasets,
+    version and backend on the root and on ``model_weights``, bytes attributes."""
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        group = f.create_group("model_weights")
+        for obj in (f, group):
+            obj.attrs["keras_version"] = b"2.2.4"
+            obj.attrs["backend"] = backend.encode()
+        layers = [entry["config"]["name"] for entry in _layers(config)]
+        group.attrs["layer_names"] = np.array([n.encode() for n in layers])
+        for layer in layers:
+            arrays = weights.get(layer, {})
+            names = [f"{layer}/{key}:0" for key in arrays]
+            sub = group.create_group(layer)
+            sub.attrs["weight_names"] = np.array([n.encode() for n in names], dtype="S")
+            for name, array in zip(names, arrays.values(), strict=True):
+                sub.create_dataset(name, data=array)
+
+
+def _layers(config: dict) -> list[dict]:
+    body = config["config"]
+    return body["layers"] if isinstance(body, dict) else body
+
+
+def _dense_config(name: str, units: int, activation: str) -> dict:
+    return {
+        "class_name": "Dense",
+        "config": {
+            "name": name, "trainable": True, "units": units, "activation": activation,
+            "use_bias": True,
+            "kernel_initializer": {"class_name": "VarianceScaling", "config": {
+                "scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}},
+            "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": {"class_name": "MaxNorm", "config": {"max_value": 2.0,
+                                                                      "axis": 0}},
+            "bias_constraint": None,
+        },
+    }  # fmt: skip
+
+
+def _cnn(data_format: str) -> dict:
+    shape = [None, 2, 6, 5] if data_format == "channels_first" else [None, 6, 5, 2]
+    conv = {
+        "class_name": "Conv2D",
+        "config": {
+            "name": "conv2d_1", "trainable": True, "batch_input_shape": shape,
+            "dtype": "float32", "filters": 3, "kernel_size": [3, 2], "strides": [1, 1],
+            "padding": "valid", "data_format": data_format, "dilation_rate": [1, 1],
+            "activation": "relu", "use_bias": True,
+            "kernel_initializer": {"class_name": "VarianceScaling", "config": {}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None,
+        },
+    }  # fmt: skip
+    flatten = {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True,
+                                                   "data_format": "channels_last"}}  # fmt: skip
+    return {
+        "class_name": "Sequential",
+        "config": {"name": "sequential_1", "layers": [conv, flatten,
+                                                      _dense_config("dense_1", 2, "linear")]},
+    }  # fmt: skip
+
+
+def _correlate(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Cross-correlation of (N, H, W, C) with a (r, c, in, out) kernel, 'valid'."""
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel.shape[:2], axis=(1, 2))
+    return np.einsum("nhwcab,abco->nhwo", windows, kernel)
+
+
+@CONV
+@pytest.mark.parametrize(
+    ("data_format", "backend"),
+    [("channels_first", "tensorflow"), ("channels_last", "tensorflow"),
+     ("channels_last", "theano")],
+)  # fmt: skip
+def test_keras2_cnn_matches_numpy(tmp_path: Path, data_format: str, backend: str) -> None:
+    kernel = RNG.normal(size=(3, 2, 2, 3)).astype("float32")
+    bias = RNG.normal(size=(3,)).astype("float32")
+    w = RNG.normal(size=(4 * 4 * 3, 2)).astype("float32")
+    b = RNG.normal(size=(2,)).astype("float32")
+    x = RNG.normal(size=(4, 6, 5, 2)).astype("float32")  # channels last
+    features = np.maximum(_correlate(x, kernel) + bias, 0)
+    if data_format == "channels_first":
+        x = x.transpose(0, 3, 1, 2)
+        features = features.transpose(0, 3, 1, 2)  # Flatten sees channel-major maps
+    expected = features.reshape(len(x), -1) @ w + b
+    saved = kernel[::-1, ::-1] if backend == "theano" else kernel  # Theano convolves
+    path = tmp_path / "cnn.h5"
+    _write_keras2(path, _cnn(data_format), {
+        "conv2d_1": {"kernel": saved, "bias": bias}, "dense_1": {"kernel": w, "bias": b}},
+        backend)  # fmt: skip
+    model = load_model(path, compile=False)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def _hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.clip(0.2 * x + 0.5, 0, 1)
+
+
+def _lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
+    """Keras 2's LSTM with its defaults (hard_sigmoid gates, tanh); gate blocks i, f, c, o."""
+    n = recurrent.shape[0]
+    h = np.zeros((len(x), n))
+    c = np.zeros((len(x), n))
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, f, g, o = (z[:, k * n : (k + 1) * n] for k in range(4))
+        c = _hard_sigmoid(f) * c + _hard_sigmoid(i) * np.tanh(g)
+        h = _hard_sigmoid(o) * np.tanh(c)
+    return h
+
+
+def _functional_lstm(consume: int) -> dict:
+    lstm = {
+        "name": "lstm_1", "class_name": "LSTM",
+        "config": {
+            "name": "lstm_1", "trainable": True, "return_sequences": False,
+            "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
+            "units": 4, "activation": "tanh", "recurrent_activation": "hard_sigmoid",
+            "use_bias": True, "kernel_initializer": {"class_name": "VarianceScaling",
+                                                     "config": {}},
+            "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "unit_forget_bias": True, "kernel_regularizer": None,
+            "recurrent_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None,
+            "recurrent_constraint": None, "bias_constraint": None, "dropout": 0.0,
+            "recurrent_dropout": 0.0, "implementation": consume,
+        },
+        "inbound_nodes": [[["input_1", 0, 0, {}]]],
+    }  # fmt: skip
+    dense = {**_dense_config("dense_1", 2, "softmax"), "name": "dense_1",
+             "inbound_nodes": [[["lstm_1", 0, 0, {}]]]}  # fmt: skip
+    source = {"name": "input_1", "class_name": "InputLayer", "inbound_nodes": [],
+              "config": {"batch_input_shape": [None, 5, 3], "dtype": "float32",
+                         "sparse": False, "name": "input_1"}}  # fmt: skip
+    return {
+        "class_name": "Model",
+        "config": {"name": "model_1", "layers": [source, lstm, dense],
+                   "input_layers": [["input_1", 0, 0]], "output_layers": [["dense_1", 0, 0]]},
+    }  # fmt: skip
+
+
+@RECURRENT
+@pytest.mark.parametrize("implementation", [1, 2])  # per-gate weights; gpu's one W, U, b
+def test_keras2_functional_lstm_matches_numpy(tmp_path: Path, implementation: int) -> None:
+    kernel = RNG.normal(size=(3, 16)).astype("float32")
+    recurrent = RNG.normal(size=(4, 16)).astype("float32") * 0.5
+    bias = RNG.normal(size=(16,)).astype("float32")
+    w = RNG.normal(size=(4, 2)).astype("float32")
+    b = RNG.normal(size=(2,)).astype("float32")
+    x = RNG.normal(size=(6, 5, 3)).astype("float32")
+    logits = _lstm(x, kernel, recurrent, bias) @ w + b
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    path = tmp_path / "lstm.h5"
+    _write_keras2(path, _functional_lstm(implementation), {
+        "lstm_1": {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias},
+        "dense_1": {"kernel": w, "bias": b}})  # fmt: skip
+    model = load_model(path, compile=False)
+    assert model.layers[1].consume_less == ("gpu" if implementation == 2 else "cpu")
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@CONV
+def test_unknown_argument_is_dropped_with_one_warning(tmp_path: Path) -> None:
+    config = _cnn("channels_last")
+    config["config"]["layers"][0]["config"]["dilation_rate"] = [2, 2]
+    kernel = np.zeros((3, 2, 2, 3), "float32")
+    path = tmp_path / "cnn.h5"
+    _write_keras2(path, config, {"conv2d_1": {"kernel": kernel, "bias": np.zeros(3, "float32")},
+                                 "dense_1": {"kernel": np.zeros((48, 2), "float32"),
+                                             "bias": np.zeros(2, "float32")}})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"'conv2d_1'.*'dilation_rate'") as caught:
+        load_model(path, compile=False)
+    assert len([w for w in caught if "dropped" in str(w.message)]) == 1
+
+
+@CONV
+def test_channels_first_flatten_is_refused(tmp_path: Path) -> None:
+    """Keras 2/3 ``Flatten(data_format='channels_first')`` permutes before flattening."""
+    config = _cnn("channels_first")
+    config["config"]["layers"][1]["config"]["data_format"] = "channels_first"
+    path = tmp_path / "cnn.h5"
+    _write_keras2(path, config, {})
+    with pytest.raises(ValueError, match=r"'flatten_1'.*channels_first"):
+        load_model(path, compile=False)
+
+
+@CONV
+def test_keras1_theano_kernels_are_flipped(tmp_path: Path) -> None:
+    """A Keras 1 file marked ``backend: theano`` holds convolution (flipped) kernels."""
+    kernel = RNG.normal(size=(3, 2, 2, 3)).astype("float32")  # (r, c, in, out)
+    bias = RNG.normal(size=(3,)).astype("float32")
+    x = RNG.normal(size=(4, 6, 5, 2)).astype("float32")
+    expected = (_correlate(x, kernel) + bias).transpose(0, 3, 1, 2)
+    theano_th = kernel[::-1, ::-1].transpose(3, 2, 0, 1)  # th layout (out, in, r, c)
+    conv = {"name": "convolution2d_1", "trainable": True, "batch_input_shape": [None, 2, 6, 5],
+            "input_dtype": "float32", "nb_filter": 3, "nb_row": 3, "nb_col": 2,
+            "init": "glorot_uniform", "activation": "linear", "border_mode": "valid",
+            "subsample": [1, 1], "dim_ordering": "th", "W_regularizer": None,
+            "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+            "b_constraint": None, "bias": True}  # fmt: skip
+    path = tmp_path / "theano.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        f.attrs["backend"] = b"theano"
+        config = {"class_name": "Sequential",
+                  "config": [{"class_name": "Convolution2D", "config": conv}]}  # fmt: skip
+        f.attrs["model_config"] = json.dumps(config).encode()
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = np.array([b"convolution2d_1"])
+        layer = group.create_group("convolution2d_1")
+        layer.attrs["weight_names"] = np.array([b"convolution2d_1_W", b"convolution2d_1_b"])
+        layer.create_dataset("convolution2d_1_W", data=theano_th)
+        layer.create_dataset("convolution2d_1_b", data=bias)
+    model = load_model(path, compile=False)
+    np.testing.assert_allclose(model.predict(x.transpose(0, 3, 1, 2)), expected, atol=1e-4)
