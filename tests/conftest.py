@@ -2,6 +2,8 @@
 
 ``requires_absent("lamella-layers-conv")`` runs a test only where that
 distribution is not installed (the core-only session checks install hints);
+``requires("lamella-layers-conv")`` only where it is (a cross-package test,
+skipped in its package's own session and run in the all-packages one);
 ``cuda`` runs a test only where torch sees a GPU.
 """
 
@@ -22,6 +24,10 @@ def _installed(distribution: str) -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        for distribution in marker.args:
+            if not _installed(distribution):
+                pytest.skip(f"needs {distribution}")
     for marker in item.iter_markers("requires_absent"):
         for distribution in marker.args:
             if _installed(distribution):
