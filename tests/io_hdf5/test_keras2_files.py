@@ -34,6 +34,7 @@ RECURRENT = pytest.mark.requires("lamella-layers-recurrent")
         pytest.param("conv1d", marks=CONV),
         pytest.param("lstm", marks=RECURRENT),
         pytest.param("gru", marks=RECURRENT),
+        pytest.param("gru_reset_after", marks=RECURRENT),
         pytest.param("wrappers", marks=RECURRENT),
         "batchnorm",
     ],
@@ -54,9 +55,41 @@ def test_keras3_weights_load_into_a_model_built_with_lamella() -> None:
     np.testing.assert_allclose(model.predict(expected["x"]), expected["y"], atol=1e-5)
 
 
-def test_keras3_reset_after_gru_is_refused_naming_the_layer() -> None:
-    with pytest.raises(ValueError, match=r"'gru_1'.*reset_after=True"):
-        load_model(FILES / "keras3_gru_reset_after.h5", compile=False)
+@RECURRENT
+def test_keras3_reset_after_gru_loads_as_reset_after_gru_on_the_fused_path() -> None:
+    model = load_model(FILES / "keras3_gru_reset_after.h5", compile=False)
+    grus = [layer for layer in model.layers if type(layer).__name__ == "GRU"]
+    assert [(g.reset_after, g.path, g.go_backwards) for g in grus] == [
+        (True, "fused", False),
+        (True, "fused", True),
+    ]
+    # the fixture's biases are away from zero, so a swap of its two bias rows would show
+    assert all(np.abs(g.recurrent_bias.detach().numpy()).min() > 1e-3 for g in grus)
+
+
+@RECURRENT
+@pytest.mark.parametrize(
+    ("file_bias", "reset_after", "match"),
+    [((2, 12), False, r"shape \(2, 12\), a GRU with reset_after=True, but the layer has "
+                      r"reset_after=False"),
+     ((12,), True, r"shape \(12,\), a GRU with reset_after=False, but the layer has "
+                   r"reset_after=True")],
+)  # fmt: skip
+def test_reset_after_of_file_and_layer_must_agree(
+    tmp_path: Path, file_bias: tuple, reset_after: bool, match: str
+) -> None:
+    from lamella.recurrent.recurrent import GRU
+
+    arrays = {"kernel": np.zeros((3, 12), "float32"),
+              "recurrent_kernel": np.zeros((4, 12), "float32"),
+              "bias": np.zeros(file_bias, "float32")}  # fmt: skip
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "GRU", "config": {"name": "gru_1", "units": 4}}]}}  # fmt: skip
+    path = tmp_path / "gru.h5"
+    _write_keras2(path, config, {"gru_1": arrays})
+    model = Sequential([GRU(4, input_shape=(5, 3), reset_after=reset_after, name="mine")])
+    with pytest.raises(ValueError, match=r"layer 'mine' \(GRU\): the file's bias has " + match):
+        model.load_weights(path)
 
 
 def test_fixtures_stay_small() -> None:
@@ -231,6 +264,66 @@ def test_keras2_functional_lstm_matches_numpy(tmp_path: Path, implementation: in
         "dense_1": {"kernel": w, "bias": b}})  # fmt: skip
     model = load_model(path, compile=False)
     assert model.layers[1].consume_less == ("gpu" if implementation == 2 else "cpu")
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _gru_reset_after(x, kernel, recurrent, bias, inner) -> np.ndarray:
+    """Keras 2's GRU(reset_after=True): blocks z, r, h; bias rows input, recurrent."""
+    n = recurrent.shape[0]
+    h = np.zeros((len(x), n))
+    for t in range(x.shape[1]):
+        xz, xr, xh = np.split(x[:, t] @ kernel + bias[0], 3, axis=-1)
+        hz, hr, hh = np.split(h @ recurrent + bias[1], 3, axis=-1)
+        z, r = inner(xz + hz), inner(xr + hr)
+        h = z * h + (1 - z) * np.tanh(xh + r * hh)
+    return h
+
+
+@RECURRENT
+@pytest.mark.parametrize(
+    ("implementation", "inner"), [(1, "hard_sigmoid"), (2, "sigmoid")]
+)  # fmt: skip
+def test_keras2_bidirectional_reset_after_gru_matches_numpy(
+    tmp_path: Path, implementation: int, inner: str
+) -> None:
+    gru = {"class_name": "GRU", "config": {
+        "name": "gru_1", "trainable": True, "return_sequences": False, "go_backwards": False,
+        "stateful": False, "unroll": False, "units": 4, "activation": "tanh",
+        "recurrent_activation": inner, "use_bias": True, "reset_after": True,
+        "kernel_initializer": {"class_name": "VarianceScaling", "config": {}},
+        "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
+        "activity_regularizer": None, "kernel_constraint": None,
+        "recurrent_constraint": None, "bias_constraint": None, "dropout": 0.0,
+        "recurrent_dropout": 0.0, "implementation": implementation}}  # fmt: skip
+    config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+        {"class_name": "Bidirectional", "config": {
+            "name": "bidirectional_1", "trainable": True, "batch_input_shape": [None, 5, 3],
+            "dtype": "float32", "layer": gru, "merge_mode": "concat"}}]}}  # fmt: skip
+    weights = {}
+    for direction in ("forward", "backward"):
+        for key, shape in (("kernel", (3, 12)), ("recurrent_kernel", (4, 12)),
+                           ("bias", (2, 12))):  # fmt: skip
+            weights[f"{direction}_gru_1/{key}"] = RNG.normal(size=shape).astype("float32")
+    path = tmp_path / "bigru.h5"
+    _write_keras2(path, config, {"bidirectional_1": weights})
+    x = RNG.normal(size=(6, 5, 3)).astype("float32")
+    activation = _sigmoid if inner == "sigmoid" else _hard_sigmoid
+    halves = []
+    for direction, steps in (("forward", x), ("backward", x[:, ::-1])):
+        arrays = [weights[f"{direction}_gru_1/{key}"] for key in ("kernel", "recurrent_kernel")]
+        bias = weights[f"{direction}_gru_1/bias"]
+        halves.append(_gru_reset_after(steps, *arrays, bias, activation))
+    expected = np.concatenate(halves, axis=-1)
+    model = load_model(path, compile=False)
+    layer = model.layers[0].forward_layer
+    assert layer.reset_after and layer.path == ("fused" if inner == "sigmoid" else "loop")
+    assert layer.consume_less == ("gpu" if implementation == 2 else "cpu")
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
 
 

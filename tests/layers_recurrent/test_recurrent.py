@@ -516,7 +516,8 @@ def test_path_is_logged_once_at_build(caplog):
         "LSTM lstm_2 takes the loop path: activation is tanh and inner_activation is "
         "hard_sigmoid; the kernel computes tanh and sigmoid",
         "GRU gru_1 takes the loop path: Keras 1's GRU resets h before the recurrent product; "
-        "torch's fused GRU resets after it, a different function",
+        "torch's fused GRU resets after it, a different function (GRU(reset_after=True) "
+        "computes it)",
     ]
 
 

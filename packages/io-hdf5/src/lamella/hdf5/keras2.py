@@ -261,12 +261,6 @@ def layer_config(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _refuse(keras2_class: str, layer: str, config: Mapping[str, Any]) -> None:
     """Layers whose Keras 2/3 form computes something lamella's Keras 1 layer cannot."""
-    if keras2_class == "GRU" and config.get("reset_after", False):
-        raise ValueError(
-            f"GRU layer {layer!r} has reset_after=True (Keras 3's default), a different "
-            "function from Keras 1's GRU, which lamella implements; save the model with "
-            "GRU(reset_after=False)"
-        )
     if keras2_class == "Flatten" and config.get("data_format") == "channels_first":
         raise ValueError(
             f"Flatten layer {layer!r} has data_format='channels_first': Keras 2/3 then "
@@ -378,13 +372,21 @@ def convert(
     """A Keras 2/3 layer's arrays in the order and layout of ``layer``'s weights
     (named ``own``): kernels re-oriented, gates split, names mapped (§4.5-4.6)."""
     available: dict[tuple[str, str], np.ndarray] = {}
+    # GRU(reset_after=True) has a recurrent bias, ``bU_<gate>`` among lamella's weights and
+    # row 1 of the file's ``bias (2, 3n)`` (row 0 is the input bias).
+    recurrent_bias = any(re.search(r"(^|_)bU_[a-z]$", n) for n in own)
+    recurrent = any(weight_key(name)[1] == "recurrent_kernel" for name in names)
     for name, array in zip(names, arrays, strict=True):
         direction, key = weight_key(name)
-        if key == "bias" and array.ndim == 2:
+        if recurrent and key == "bias" and (array.ndim == 2) != recurrent_bias:
             raise ValueError(
-                f"layer {layer.name!r}: the file's GRU has reset_after=True (bias of shape "
-                f"{array.shape}), a different function from Keras 1's GRU"
+                f"layer {layer.name!r} ({type(layer).__name__}): the file's bias has shape "
+                f"{array.shape}, a GRU with reset_after={array.ndim == 2}, but the layer has "
+                f"reset_after={recurrent_bias}, a different function"
             )
+        if recurrent and key == "bias" and array.ndim == 2:
+            available[direction, "b"], available[direction, "bU"] = array[0], array[1]
+            continue
         if key == "kernel":
             array = _kernel(layer, array, theano)
         available[direction, WEIGHT_NAMES.get(key, key)] = array
@@ -392,7 +394,7 @@ def convert(
     if gates in GATE_ORDERS:
         order = GATE_ORDERS[gates]
         for (direction, key), array in list(available.items()):
-            if key in ("W", "U", "b"):
+            if key in ("W", "U", "b", "bU"):
                 for gate, block in zip(order, np.split(array, len(order), axis=-1), strict=True):
                     available[direction, f"{key}_{gate}"] = block
     result = []

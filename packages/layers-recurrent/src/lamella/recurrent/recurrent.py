@@ -1,21 +1,24 @@
 """Keras 1's recurrent layers: ``SimpleRNN``, ``GRU`` and ``LSTM`` on one ``Recurrent`` base.
 
-Storage.  Each layer keeps three ``nn.Parameter``s in the layout torch's fused RNN
-kernels take, so the kernel reads them with no copy per call:
+Storage.  Each layer keeps its weights as ``nn.Parameter``s in the layout torch's fused
+RNN kernels take, so the kernel reads them with no copy per call:
 
 * ``weight_ih`` (k·n, input_dim) and ``weight_hh`` (k·n, n): the gate blocks stacked
   by rows, i.e. Keras's ``W``/``U`` transposed;
-* ``bias`` (k·n): Keras's one bias (the kernel's second bias is a zero buffer).
+* ``bias`` (k·n): Keras's one bias (the kernel's second bias is a zero buffer), and
+  for ``GRU(reset_after=True)`` a fourth Parameter, ``recurrent_bias`` (k·n): the
+  bias added to ``h·U``, which the kernel takes as its second bias.
 
-k is the number of gate blocks: 1 (SimpleRNN), 3 (GRU: z, r, h), 4 (LSTM: i, f, c, o;
-torch's i, f, g, o).  ``weights``, ``get_weights`` and ``set_weights`` speak Keras 1:
-the arrays are views of these Parameters (transposed, sliced per gate for
-``consume_less='cpu'``/``'mem'``), named as Keras names them (``lstm_1_W_i``).
+k is the number of gate blocks: 1 (SimpleRNN), 3 (GRU: z, r, h; with reset_after
+torch's r, z, n), 4 (LSTM: i, f, c, o; torch's i, f, g, o).  ``weights``,
+``get_weights`` and ``set_weights`` speak Keras 1: the arrays are views of these
+Parameters (transposed, sliced per gate for ``consume_less='cpu'``/``'mem'``, and in
+every layout for ``GRU(reset_after=True)``), named as Keras names them (``lstm_1_W_i``).
 
 Paths.  A layer whose maths the fused kernel computes (``layer.path == 'fused'``)
-runs ``torch._VF.lstm`` / ``rnn_tanh`` / ``rnn_relu`` (cuDNN on a GPU).  Anything
-else runs the step loop: the input projections of every step in one matmul, then
-one ``addmm`` and the gate arithmetic per step.
+runs ``torch._VF.lstm`` / ``gru`` / ``rnn_tanh`` / ``rnn_relu`` (cuDNN on a GPU).
+Anything else runs the step loop: the input projections of every step in one
+matmul, then one ``addmm`` and the gate arithmetic per step.
 
 Masks follow Keras: a masked step leaves the states unchanged and outputs the
 previous ``h`` (the initial state before the first kept step).  A mask that keeps
@@ -95,6 +98,8 @@ class Recurrent(Layer):
     state_names: tuple[str, ...] = ("h",)
     #: The gates' activation (GRU, LSTM); SimpleRNN has none.
     inner_activation: Callable[[Tensor], Tensor] | None = None
+    #: Whether ``h·U`` has a bias of its own (``recurrent_bias``), as in torch's kernels.
+    _two_biases: bool = False
 
     def __init__(
         self,
@@ -229,8 +234,15 @@ class Recurrent(Layer):
             (size, self.output_dim), "zero", name="weight_hh", regularizer=self.U_regularizer
         )
         self.bias = self.add_weight((size,), "zero", name="bias", regularizer=self.b_regularizer)
-        # torch's kernels add a second bias; Keras has one, so the other stays zero.
-        self.register_buffer("zero_bias", torch.zeros_like(self.bias.detach()), persistent=False)
+        if self._two_biases:
+            self.recurrent_bias = self.add_weight(
+                (size,), "zero", name="recurrent_bias", regularizer=self.b_regularizer
+            )
+        else:
+            # torch's kernels add a second bias; Keras 1 has one, so the other stays zero.
+            self.register_buffer(
+                "zero_bias", torch.zeros_like(self.bias.detach()), persistent=False
+            )
         self._initialize()
         if self.stateful:
             for state in self.state_names:
@@ -271,6 +283,11 @@ class Recurrent(Layer):
         """(Keras name suffix, view of a Parameter) in Keras 1's weight order."""
         if self.consume_less == "gpu" or len(self.gates) == 1:
             return [("W", self.weight_ih.t()), ("U", self.weight_hh.t()), ("b", self.bias)]
+        return self._per_gate_views()
+
+    def _per_gate_views(self) -> list[tuple[str, Tensor]]:
+        """``W_g, U_g, b_g`` (and ``bU_g``, the recurrent bias, when there is one) for
+        each gate g in Keras's per-gate order, whatever order the Parameters stack."""
         n = self.output_dim
         views = []
         for gate in self.keras_gates:
@@ -280,7 +297,14 @@ class Recurrent(Layer):
                 (f"U_{gate}", self.weight_hh[rows].t()),
                 (f"b_{gate}", self.bias[rows]),
             ]
+            if self._two_biases:
+                views.append((f"bU_{gate}", self.recurrent_bias[rows]))
         return views
+
+    def _kernel_params(self) -> list[Tensor]:
+        """The four tensors torch's kernels take: w_ih, w_hh, b_ih, b_hh."""
+        second = self.recurrent_bias if self._two_biases else self.zero_bias
+        return [self.weight_ih, self.weight_hh, self.bias, second]
 
     @property
     def weights(self) -> list[Tensor]:  # type: ignore[override]
@@ -309,7 +333,7 @@ class Recurrent(Layer):
         kernel = self._kernel() if self.built else None
         if kernel is None:
             return
-        params = [self.weight_ih, self.weight_hh, self.bias, self.zero_bias]
+        params = self._kernel_params()
         first = params[0]
         if not all(
             p.is_cuda and p.dtype == first.dtype and torch.backends.cudnn.is_acceptable(p)
@@ -463,7 +487,7 @@ class Recurrent(Layer):
     ) -> tuple[Tensor | None, Tensor, list[Tensor]]:
         """torch's fused kernel; a masked run of steps goes in as a packed sequence."""
         kernel = self._kernel()[0]  # type: ignore[index]
-        params = [self.weight_ih, self.weight_hh, self.bias, self.zero_bias]
+        params = self._kernel_params()
         hx = [s.unsqueeze(0).contiguous() for s in initial]
         if window is None:
             hidden = tuple(hx) if len(hx) > 1 else hx[0]
@@ -625,13 +649,27 @@ class SimpleRNN(Recurrent):
 
 
 class GRU(Recurrent):
-    """Keras 1's gated recurrent unit, with the reset gate applied before U_h.
+    """Gated recurrent unit: Keras 1's by default, Keras 2/3's with ``reset_after=True``.
 
-    With sig = inner_activation:
-    ``z = sig(x·W_z + b_z + h·U_z)``, ``r = sig(x·W_r + b_r + h·U_r)``,
-    ``hh = act(x·W_h + b_h + (r*h)·U_h)``, ``h_t = z*h + (1-z)*hh``.
-    torch's fused GRU applies r after the product (Keras 2's ``reset_after``), a
-    different function, so this layer always runs the step loop.
+    With sig = inner_activation, act = activation, and the output ``h`` as the state:
+
+    * ``reset_after=False`` (Keras 1's GRU, the reset gate applied before U_h):
+      ``z = sig(x·W_z + b_z + h·U_z)``, ``r = sig(x·W_r + b_r + h·U_r)``,
+      ``hh = act(x·W_h + b_h + (r*h)·U_h)``.
+      Weights as Keras 1: ``[W_z, U_z, b_z, W_r, U_r, b_r, W_h, U_h, b_h]`` with
+      ``W (input_dim, n), U (n, n), b (n,)`` (cpu/mem), or ``[W (input_dim, 3n),
+      U (n, 3n), b (3n,)]`` with column blocks z, r, h (gpu).  Always the step loop:
+      torch's fused GRU computes the other variant.
+    * ``reset_after=True`` (an extension: Keras 2/3's variant, Keras 3's default and
+      torch's ``nn.GRU``; the reset gate applied after U_h, which has a bias of its own):
+      ``z = sig(x·W_z + b_z + h·U_z + bU_z)``, ``r = sig(x·W_r + b_r + h·U_r + bU_r)``,
+      ``hh = act(x·W_h + b_h + r*(h·U_h + bU_h))``.
+      Weights, in every ``consume_less``: ``[W_z, U_z, b_z, bU_z, W_r, U_r, b_r, bU_r,
+      W_h, U_h, b_h, bU_h]`` with ``W (input_dim, n), U (n, n), b (n,), bU (n,)``
+      (``bU`` is the recurrent bias, row 1 of Keras 2/3's ``bias (2, 3n)``).  With
+      tanh and sigmoid it runs torch's fused GRU (cuDNN on a GPU).
+
+    Both then take ``h_t = z*h + (1-z)*hh``: z weighs the previous state.
     """
 
     gates = "zrh"
@@ -649,6 +687,7 @@ class GRU(Recurrent):
         b_regularizer: Any = None,
         dropout_W: float = 0.0,
         dropout_U: float = 0.0,
+        reset_after: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -664,11 +703,38 @@ class GRU(Recurrent):
             dropout_U,
         )
         self.inner_activation = activations.get(inner_activation)
+        if not isinstance(reset_after, (bool, int)) or reset_after not in (0, 1):
+            raise ValueError(
+                f"GRU {self.name}: reset_after must be True or False, got {reset_after!r}"
+            )
+        self.reset_after = bool(reset_after)
+        if self.reset_after:
+            # torch's kernel order (r, z, n), so the fused GRU reads the Parameters as they
+            # are; Keras's z, r, h order is only in the (per-gate) views.
+            self.gates = "rzh"
+            self._two_biases = True
+
+    def _keras_views(self) -> list[tuple[str, Tensor]]:
+        if self.reset_after:
+            # One W (input_dim, 3n) in Keras's column order z, r, h cannot be a view of
+            # Parameters stacked r, z, n, so the arrays are per gate in every layout.
+            return self._per_gate_views()
+        return super()._keras_views()
+
+    def _kernel(self) -> tuple[Callable[..., Any], str] | None:
+        if self.reset_after and self.activation in _TANH and self.inner_activation in _SIGMOID:
+            return _VF.gru, "GRU"
+        return None
 
     def _kernel_blocker(self) -> str:
+        if not self.reset_after:
+            return (
+                "Keras 1's GRU resets h before the recurrent product; torch's fused GRU "
+                "resets after it, a different function (GRU(reset_after=True) computes it)"
+            )
         return (
-            "Keras 1's GRU resets h before the recurrent product; torch's fused GRU "
-            "resets after it, a different function"
+            f"activation is {_name_of(self.activation)} and inner_activation is "
+            f"{_name_of(self.inner_activation)}; the kernel computes tanh and sigmoid"
         )
 
     def _step(
@@ -676,13 +742,24 @@ class GRU(Recurrent):
     ) -> tuple[Tensor, list[Tensor]]:
         h, n = states[0], self.output_dim
         U = self.weight_hh.t()
-        zr = _affine(x_t[:, : 2 * n], h, U[:, : 2 * n], _gate_masks(masks_U, slice(0, 2)))
-        z, r = self.inner_activation(zr).chunk(2, 1)
-        hh = self.activation(
-            _affine(x_t[:, 2 * n :], r * h, U[:, 2 * n :], _gate_masks(masks_U, slice(2, 3)))
-        )
+        if self.reset_after:  # blocks r, z, h
+            inner = _affine(self.recurrent_bias, h, U, masks_U)  # h·U + bU, every block
+            r, z = self.inner_activation(x_t[:, : 2 * n] + inner[:, : 2 * n]).chunk(2, 1)
+            hh = self.activation(torch.addcmul(x_t[:, 2 * n :], r, inner[:, 2 * n :]))
+        else:  # blocks z, r, h
+            zr = _affine(x_t[:, : 2 * n], h, U[:, : 2 * n], _gate_masks(masks_U, slice(0, 2)))
+            z, r = self.inner_activation(zr).chunk(2, 1)
+            hh = self.activation(
+                _affine(x_t[:, 2 * n :], r * h, U[:, 2 * n :], _gate_masks(masks_U, slice(2, 3)))
+            )
         h = z * h + (1 - z) * hh
         return h, [h]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.reset_after:  # absent otherwise, so Keras 1 readers take the config as it was
+            config["reset_after"] = True
+        return config
 
 
 class LSTM(Recurrent):
