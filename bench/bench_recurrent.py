@@ -1,43 +1,72 @@
-"""Fit throughput of an LSTM classifier: lamella's ``fit`` against a hand-written PyTorch loop.
+"""Fit throughput of recurrent classifiers: lamella's ``fit`` against a hand-written PyTorch loop.
 
 The network is Keras's IMDB LSTM: Embedding(20000, 128) -> LSTM(128) -> Dense(1, sigmoid),
 trained with binary crossentropy and RMSprop (lr 0.001) on random word indices, sequences
-of 80, batch 32.  Two lamella LSTMs are timed: the default one (tanh/sigmoid, which runs
-torch's fused kernel) and Keras 1's ``inner_activation='hard_sigmoid'`` (which no fused
-kernel computes, so it runs the step loop).  Both are compared with the same PyTorch
-contender, nn.Embedding + nn.LSTM + nn.Linear + sigmoid + BCE on tensors prepared once,
-shuffled with ``randperm`` and sliced into the same batches: the fastest way to train
-this network in PyTorch.  Keras 3 (torch backend), where importable, trains the default
-network on ``--keras-samples`` samples per round: on CPU it runs a step loop and is slow.
+of 80, batch 32; then the same network with a GRU.  Each cell is timed in two lamella
+variants, one that runs torch's fused kernel and one that no fused kernel computes, so it
+runs the step loop:
 
-    python bench/bench_lstm.py [--samples 1024] [--rounds 11] [--device cpu]
+* LSTM: the default (tanh/sigmoid, fused) and Keras 1's ``inner_activation='hard_sigmoid'``;
+* GRU: ``reset_after=True`` (Keras 2/3's GRU, which is torch's, fused) and Keras 1's default
+  ``reset_after=False`` (the reset gate before the recurrent product).
+
+Both are compared with the same PyTorch contender, nn.Embedding + nn.LSTM (nn.GRU) +
+nn.Linear + sigmoid + BCE on tensors prepared once, shuffled with ``randperm`` and sliced
+into the same batches: the fastest way to train this network in PyTorch.  Keras 3 (torch
+backend), where importable, trains its default layer on ``--keras-samples`` samples per
+round: on CPU it runs a step loop and is slow.
+
+    python bench/bench_recurrent.py [--samples 1024] [--rounds 11] [--device cpu]
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from harness import (
-    Bench,
-    keras_fit,
-    lamella_fit,
-    parser,
-    summarize,
-    torch_fit,
-)
+from harness import Bench, keras_fit, lamella_fit, parser, summarize, torch_fit
 from torch import nn
 
-from lamella.layers import LSTM, Dense, Embedding
+from lamella.layers import GRU, LSTM, Dense, Embedding
 from lamella.models import Sequential
 
 WORDS, EMBED, UNITS, LENGTH, BATCH, LR = 20000, 128, 128, 80, 32, 0.001
 
 
-def lamella_lstm(inner_activation: str) -> Sequential:
+@dataclass(frozen=True)
+class Cell:
+    """A recurrent layer to time: its fused-path and loop-path lamella arguments."""
+
+    name: str
+    layer: type
+    torch_layer: type[nn.Module]
+    fused: tuple[str, dict[str, Any]]
+    loop: tuple[str, dict[str, Any]]
+    goal: float | None = None  # for the fused variant against the torch loop
+
+
+CELLS = (
+    Cell(
+        "LSTM",
+        LSTM,
+        nn.LSTM,
+        ("default", {}),
+        ("hard_sigmoid", {"inner_activation": "hard_sigmoid"}),
+        0.95,
+    ),
+    Cell(
+        "GRU", GRU, nn.GRU, ("reset_after=True", {"reset_after": True}), ("reset_after=False", {})
+    ),
+)
+
+
+def lamella_model(cell: Cell, arguments: dict[str, Any]) -> Sequential:
     model = Sequential()
     model.add(Embedding(WORDS, EMBED, input_length=LENGTH))
-    model.add(LSTM(UNITS, inner_activation=inner_activation))
+    model.add(cell.layer(UNITS, **arguments))
     model.add(Dense(1, activation="sigmoid"))
     model.compile(
         loss="binary_crossentropy", optimizer=torch.optim.RMSprop(model.parameters(), lr=LR)
@@ -45,28 +74,28 @@ def lamella_lstm(inner_activation: str) -> Sequential:
     return model
 
 
-class TorchLSTM(nn.Module):
-    """The same network written for PyTorch, with its fused LSTM."""
+class TorchRecurrent(nn.Module):
+    """The same network written for PyTorch, with its fused LSTM or GRU."""
 
-    def __init__(self):
+    def __init__(self, torch_layer: type[nn.Module]):
         super().__init__()
         self.embedding = nn.Embedding(WORDS, EMBED)
-        self.lstm = nn.LSTM(EMBED, UNITS, batch_first=True)
+        self.recurrent = torch_layer(EMBED, UNITS, batch_first=True)
         self.dense = nn.Linear(UNITS, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, (h, _) = self.lstm(self.embedding(x))
+        _, state = self.recurrent(self.embedding(x))
+        h = state[0] if isinstance(state, tuple) else state  # LSTM's (h, c), GRU's h
         return torch.sigmoid(self.dense(h[0]))
 
 
-def keras_lstm(keras):
-    layers = keras.layers
+def keras_model(keras, cell: Cell):
     model = keras.Sequential(
         [
             keras.Input((LENGTH,), dtype="int32"),
-            layers.Embedding(WORDS, EMBED),
-            layers.LSTM(UNITS),
-            layers.Dense(1, activation="sigmoid"),
+            keras.layers.Embedding(WORDS, EMBED),
+            getattr(keras.layers, cell.name)(UNITS),
+            keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
     # torch.optim.RMSprop's defaults, so the contenders do the same update.
@@ -75,39 +104,42 @@ def keras_lstm(keras):
     return model
 
 
-def compare(bench: Bench, args) -> None:
+def compare(bench: Bench, args, cell: Cell) -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(1, WORDS, (args.samples, LENGTH))
     y = rng.integers(0, 2, (args.samples, 1)).astype(np.float32)
 
     torch.manual_seed(0)
-    default, hard = (lamella_lstm(inner).to(args.device) for inner in ("sigmoid", "hard_sigmoid"))
-    theirs = TorchLSTM().to(args.device)
+    (fused_label, fused_args), (loop_label, loop_args) = cell.fused, cell.loop
+    fused, loop = (lamella_model(cell, a).to(args.device) for a in (fused_args, loop_args))
+    theirs = TorchRecurrent(cell.torch_layer).to(args.device)
     optimizer = torch.optim.RMSprop(theirs.parameters(), lr=LR)
     x_t, y_t = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
-    ours = lamella_fit(default, x, y, BATCH)
-    ours_hard = lamella_fit(hard, x, y, BATCH)
-    ours_hard.name = "lamella hard_sigmoid"
+    ours = lamella_fit(fused, x, y, BATCH)
+    ours_loop = lamella_fit(loop, x, y, BATCH)
+    ours_loop.name = f"lamella {loop_label}"
     torch_loop = torch_fit(theirs, optimizer, F.binary_cross_entropy, x_t, y_t, BATCH)
-    contenders = [ours, ours_hard, torch_loop]
+    contenders = [ours, ours_loop, torch_loop]
     keras = bench.keras()
     if keras is not None:
-        contenders.append(keras_fit(keras_lstm(keras), x, y, BATCH, args.keras_samples))
+        contenders.append(keras_fit(keras_model(keras, cell), x, y, BATCH, args.keras_samples))
     times = bench.alternate(contenders, args.device)  # one run serves both records
     others = [c for c in contenders if c.name == "keras"]
-    note = f"lamella's LSTM runs its {default.layers[1].path!r} path"
+    note = f"lamella's {cell.name} runs its {fused.layers[1].path!r} path"
+    case = f"{cell.name} fit ({fused_label})"
+    bench.add(summarize(case, [ours, torch_loop, *others], times, goal=cell.goal, note=note))
+    note = f"lamella's {cell.name} runs its {loop.layers[1].path!r} path; the torch loop is fused"
     bench.add(
-        summarize("LSTM fit (default)", [ours, torch_loop, *others], times, goal=0.95, note=note)
+        summarize(f"{cell.name} fit ({loop_label})", [ours_loop, torch_loop], times, note=note)
     )
-    note = f"lamella's LSTM runs its {hard.layers[1].path!r} path; the torch loop is fused"
-    bench.add(summarize("LSTM fit (hard_sigmoid)", [ours_hard, torch_loop], times, note=note))
 
 
 def main() -> None:
     args = parser(__doc__, rounds=11, samples=1024, keras_samples=256, device=True).parse_args()
-    title = f"LSTM on {args.device}, {args.samples} samples, length {LENGTH}, batch {BATCH}"
+    title = f"LSTM and GRU on {args.device}, {args.samples} samples, length {LENGTH}, batch {BATCH}"
     with Bench(title, args) as bench:
-        compare(bench, args)
+        for cell in CELLS:
+            compare(bench, args, cell)
 
 
 if __name__ == "__main__":
