@@ -37,13 +37,27 @@ RECURRENT = pytest.mark.requires("lamella-layers-recurrent")
         pytest.param("gru_reset_after", marks=RECURRENT),
         pytest.param("wrappers", marks=RECURRENT),
         "batchnorm",
+        "core_layers",
+        "merges",
+        "nested",
+        pytest.param("conv2d_layers", marks=CONV),
+        pytest.param("conv_transpose", marks=CONV),
+        pytest.param("conv_channels_first", marks=CONV),
+        pytest.param("conv1d_3d", marks=CONV),
+        pytest.param("time_distributed", marks=[CONV, RECURRENT]),
     ],
 )
 def test_keras3_file_predicts_what_keras_did(name: str) -> None:
     expected = np.load(FILES / f"keras3_{name}.npz")
-    x = expected["x"] if "x" in expected else [expected["x0"], expected["x1"]]
+    several = sorted(
+        (k for k in expected if k.startswith("x") and k != "x"), key=lambda k: int(k[1:])
+    )
+    x = expected["x"] if "x" in expected else [expected[key] for key in several]
     model = load_model(FILES / f"keras3_{name}.h5", compile=False)
-    np.testing.assert_allclose(model.predict(x), expected["y"], atol=1e-5)
+    y = model.predict(x)
+    if isinstance(y, list):  # several outputs: flattened, side by side, as the .npz has them
+        y = np.concatenate([np.reshape(out, (len(out), -1)) for out in y], axis=1)
+    np.testing.assert_allclose(y, expected["y"], atol=1e-5)
 
 
 def test_keras3_weights_load_into_a_model_built_with_lamella() -> None:
@@ -330,26 +344,272 @@ def test_keras2_bidirectional_reset_after_gru_matches_numpy(
 @CONV
 def test_unknown_argument_is_dropped_with_one_warning(tmp_path: Path) -> None:
     config = _cnn("channels_last")
-    config["config"]["layers"][0]["config"]["dilation_rate"] = [2, 2]
+    config["config"]["layers"][0]["config"]["future_argument"] = 3
     kernel = np.zeros((3, 2, 2, 3), "float32")
     path = tmp_path / "cnn.h5"
     _write_keras2(path, config, {"conv2d_1": {"kernel": kernel, "bias": np.zeros(3, "float32")},
                                  "dense_1": {"kernel": np.zeros((48, 2), "float32"),
                                              "bias": np.zeros(2, "float32")}})  # fmt: skip
-    with pytest.warns(UserWarning, match=r"'conv2d_1'.*'dilation_rate'") as caught:
+    with pytest.warns(UserWarning, match=r"'conv2d_1'.*'future_argument'") as caught:
         load_model(path, compile=False)
     assert len([w for w in caught if "dropped" in str(w.message)]) == 1
 
 
 @CONV
-def test_channels_first_flatten_is_refused(tmp_path: Path) -> None:
-    """Keras 2/3 ``Flatten(data_format='channels_first')`` permutes before flattening."""
+def test_keras2_dilated_conv2d_is_an_atrous_convolution(tmp_path: Path) -> None:
+    kernel = RNG.normal(size=(3, 2, 2, 3)).astype("float32")
+    bias = RNG.normal(size=(3,)).astype("float32")
+    w = RNG.normal(size=(2 * 3 * 3, 2)).astype("float32")
+    b = RNG.normal(size=(2,)).astype("float32")
+    x = RNG.normal(size=(4, 6, 5, 2)).astype("float32")
+    dilated = np.zeros((5, 3, 2, 3), "float32")
+    dilated[::2, ::2] = kernel
+    expected = np.maximum(_correlate(x, dilated) + bias, 0).reshape(len(x), -1) @ w + b
+    config = _cnn("channels_last")
+    config["config"]["layers"][0]["config"]["dilation_rate"] = [2, 2]
+    path = tmp_path / "cnn.h5"
+    _write_keras2(path, config, {"conv2d_1": {"kernel": kernel, "bias": bias},
+                                 "dense_1": {"kernel": w, "bias": b}})  # fmt: skip
+    model = load_model(path, compile=False)
+    assert type(model.layers[0]).__name__ == "AtrousConvolution2D"
+    assert model.layers[0].atrous_rate == (2, 2)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@CONV
+def test_keras2_channels_first_flatten_moves_the_channels_last(tmp_path: Path) -> None:
+    """Keras 2/3 ``Flatten(data_format='channels_first')`` flattens channels-last maps:
+    Keras 1's Permute then Flatten, in a Sequential named as the layer."""
+    kernel = RNG.normal(size=(3, 2, 2, 3)).astype("float32")
+    bias = RNG.normal(size=(3,)).astype("float32")
+    w = RNG.normal(size=(4 * 4 * 3, 2)).astype("float32")
+    b = RNG.normal(size=(2,)).astype("float32")
+    x = RNG.normal(size=(4, 6, 5, 2)).astype("float32")
+    expected = np.maximum(_correlate(x, kernel) + bias, 0).reshape(len(x), -1) @ w + b
     config = _cnn("channels_first")
     config["config"]["layers"][1]["config"]["data_format"] = "channels_first"
     path = tmp_path / "cnn.h5"
-    _write_keras2(path, config, {})
-    with pytest.raises(ValueError, match=r"'flatten_1'.*channels_first"):
-        load_model(path, compile=False)
+    _write_keras2(path, config, {"conv2d_1": {"kernel": kernel, "bias": bias},
+                                 "dense_1": {"kernel": w, "bias": b}})  # fmt: skip
+    model = load_model(path, compile=False)
+    flatten = model.layers[1]
+    assert flatten.name == "flatten_1"
+    assert [type(layer).__name__ for layer in flatten.layers] == ["Permute", "Flatten"]
+    np.testing.assert_allclose(model.predict(x.transpose(0, 3, 1, 2)), expected, atol=1e-4)
+
+
+def _layer(class_name: str, name: str, inbound: list | None = None, **config) -> dict:
+    entry = {"class_name": class_name, "config": {"name": name, **config}}
+    if inbound is not None:
+        entry.update(name=name, inbound_nodes=[[[*ref, {}] for ref in inbound]])
+    return entry
+
+
+def _transposed(x: np.ndarray, kernel: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
+    """Keras 2's Conv2DTranspose, 'valid', of (N, H, W, C) with a (r, c, out, in) kernel."""
+    (n, h, w, _), (r, c, out, _), (s0, s1) = x.shape, kernel.shape, strides
+    y = np.zeros((n, (h - 1) * s0 + r, (w - 1) * s1 + c, out))
+    for i in range(h):
+        for j in range(w):
+            y[:, i * s0 : i * s0 + r, j * s1 : j * s1 + c] += np.einsum(
+                "nk,abok->nabo", x[:, i, j], kernel
+            )
+    return y
+
+
+@CONV
+def test_keras2_nested_model_and_conv2d_transpose_match_numpy(tmp_path: Path) -> None:
+    """Keras 2 numbers a nested model's calls from 1 and names its weights by its own
+    layers; the Conv2DTranspose's output_shape comes from building the layers before it."""
+    conv = _layer("Conv2D", "conv2d_1", batch_input_shape=[None, 4, 3, 2], filters=3,
+                  kernel_size=[1, 1], strides=[1, 1], padding="valid",
+                  data_format="channels_last", dilation_rate=[1, 1], activation="linear",
+                  use_bias=True)  # fmt: skip
+    inner = {"class_name": "Sequential", "name": "inner",
+             "config": {"name": "inner", "layers": [conv]},
+             "inbound_nodes": [[["input_1", 0, 0, {}]]]}  # fmt: skip
+    transpose = _layer("Conv2DTranspose", "conv2d_transpose_1", [["inner", 1, 0]], filters=2,
+                       kernel_size=[3, 2], strides=[2, 1], padding="valid",
+                       output_padding=None, data_format="channels_last",
+                       dilation_rate=[1, 1], activation="linear", use_bias=True)  # fmt: skip
+    source = _layer("InputLayer", "input_1", [], batch_input_shape=[None, 4, 3, 2],
+                    dtype="float32", sparse=False)  # fmt: skip
+    config = {"class_name": "Model", "config": {
+        "name": "model_1", "layers": [source, inner, transpose],
+        "input_layers": [["input_1", 0, 0]],
+        "output_layers": [["conv2d_transpose_1", 0, 0]]}}  # fmt: skip
+    k1 = RNG.normal(size=(1, 1, 2, 3)).astype("float32")
+    b1 = RNG.normal(size=(3,)).astype("float32")
+    k2 = RNG.normal(size=(3, 2, 2, 3)).astype("float32")  # (rows, cols, out, in)
+    b2 = RNG.normal(size=(2,)).astype("float32")
+    path = tmp_path / "nested.h5"
+    _write_keras2(path, config, {
+        "inner": {"conv2d_1/kernel": k1, "conv2d_1/bias": b1},
+        "conv2d_transpose_1": {"kernel": k2, "bias": b2}})  # fmt: skip
+    x = RNG.normal(size=(3, 4, 3, 2)).astype("float32")
+    expected = _transposed(x @ k1[0, 0] + b1, k2, (2, 1)) + b2
+    model = load_model(path, compile=False)
+    assert model.layers[-1].get_config()["output_shape"] == (None, 9, 4, 2)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_keras2_advanced_activations_match_numpy(tmp_path: Path) -> None:
+    """ThresholdedReLU (Keras 2 only), LeakyReLU, ELU and PReLU with shared axes."""
+    dense = _layer("Dense", "dense_1", batch_input_shape=[None, 6], units=8,
+                   activation="linear", use_bias=True)  # fmt: skip
+    layers = [dense, _layer("Reshape", "reshape_1", target_shape=[2, 4]),
+              _layer("PReLU", "p_re_lu_1", shared_axes=[1]),
+              _layer("ThresholdedReLU", "thresholded_re_lu_1", theta=0.3),
+              _layer("LeakyReLU", "leaky_re_lu_1", alpha=0.2),
+              _layer("ELU", "elu_1", alpha=0.5), _layer("Flatten", "flatten_1")]  # fmt: skip
+    config = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": layers}}
+    w = RNG.normal(size=(6, 8)).astype("float32")
+    b = RNG.normal(size=(8,)).astype("float32")
+    alpha = RNG.normal(size=(1, 4)).astype("float32")
+    path = tmp_path / "activations.h5"
+    _write_keras2(path, config, {"dense_1": {"kernel": w, "bias": b},
+                                 "p_re_lu_1": {"alpha": alpha}})  # fmt: skip
+    x = RNG.normal(size=(5, 6)).astype("float32")
+    y = (x @ w + b).reshape(5, 2, 4)
+    y = np.where(y > 0, y, alpha * y)
+    y = np.where(y > 0.3, y, 0)
+    y = np.where(y > 0, y, 0.2 * y)
+    expected = np.where(y > 0, y, 0.5 * (np.exp(y) - 1)).reshape(5, -1)
+    model = load_model(path, compile=False)
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def _local_config(dimensions: int, data_format: str, shape: list, **config) -> dict:
+    local = _layer(f"LocallyConnected{dimensions}D", "local_1", batch_input_shape=shape,
+                   filters=3, padding="valid", data_format=data_format, activation="linear",
+                   use_bias=True, **config)  # fmt: skip
+    return {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [local]}}
+
+
+@CONV
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_keras2_locally_connected_layers_match_numpy(tmp_path: Path, data_format: str) -> None:
+    """Keras 2's kernels (positions, window features, filters) and biases are Keras 1's;
+    a 'channels_first' output gets its bias reshaped, not transposed, as in Keras."""
+    x = RNG.normal(size=(2, 7, 6, 3)).astype("float32")  # channels last
+    kernel = RNG.normal(size=(3 * 2, 3 * 2 * 3, 3)).astype("float32")  # out 3x2 of 3x2 windows
+    bias = RNG.normal(size=(3, 2, 3)).astype("float32")
+    first = data_format == "channels_first"
+    out = np.empty((2, 3, 2, 3), "float32")
+    for i in range(3):
+        for j in range(2):
+            patch = x[:, i * 2 : i * 2 + 3, j * 3 : j * 3 + 2]  # strides (2, 3)
+            patch = patch.transpose(0, 3, 1, 2) if first else patch
+            out[:, i, j] = patch.reshape(2, -1) @ kernel[i * 2 + j]
+    expected = out.transpose(0, 3, 1, 2) + bias.reshape(1, 3, 3, 2) if first else out + bias
+    shape = [None, 3, 7, 6] if first else [None, 7, 6, 3]
+    config = _local_config(2, data_format, shape, kernel_size=[3, 2], strides=[2, 3])
+    path = tmp_path / "local2d.h5"
+    _write_keras2(path, config, {"local_1": {"kernel": kernel, "bias": bias}})
+    model = load_model(path, compile=False)
+    np.testing.assert_allclose(
+        model.predict(x.transpose(0, 3, 1, 2) if first else x), expected, atol=1e-4
+    )
+    steps = RNG.normal(size=(2, 7, 4)).astype("float32")
+    kernel = RNG.normal(size=(3, 3 * 4, 3)).astype("float32")  # 3 outputs of 3-step windows
+    bias = RNG.normal(size=(3, 3)).astype("float32")
+    expected = np.stack([steps[:, t * 2 : t * 2 + 3].reshape(2, -1) @ kernel[t] + bias[t]
+                         for t in range(3)], axis=1)  # fmt: skip
+    config = _local_config(1, "channels_last", [None, 7, 4], kernel_size=[3], strides=[2])
+    path = tmp_path / "local1d.h5"
+    _write_keras2(path, config, {"local_1": {"kernel": kernel, "bias": bias}})
+    np.testing.assert_allclose(load_model(path, compile=False).predict(steps), expected,
+                               atol=1e-4)  # fmt: skip
+
+
+_CONV = {"padding": "valid", "data_format": "channels_last", "activation": "linear"}
+_GRU = {"units": 2, "go_backwards": False, "return_sequences": False}
+_REFUSED = [
+    ("Conv2D", dict(_CONV, filters=2, kernel_size=[2, 2], groups=2), "groups=2"),
+    ("Conv1D", dict(_CONV, filters=2, kernel_size=[2], padding="causal"), "padding='causal'"),
+    ("Conv1D", dict(_CONV, filters=2, kernel_size=[2], data_format="channels_first"),
+     "data_format='channels_first'"),
+    ("Conv3D", dict(_CONV, filters=2, kernel_size=[2, 2, 2], dilation_rate=[2, 2, 2]),
+     r"dilation_rate=\[2, 2, 2\]"),
+    ("SeparableConv2D", dict(_CONV, filters=2, kernel_size=[2, 2], dilation_rate=[1, 2]),
+     r"dilation_rate=\[1, 2\]"),
+    ("Conv2DTranspose", dict(_CONV, filters=2, kernel_size=[2, 2], strides=[2, 2],
+                             padding="same", output_padding=[1, 0]), r"output_padding=\[1, 0\]"),
+    ("Conv2DTranspose", dict(_CONV, filters=2, kernel_size=[2, 2], dilation_rate=[2, 2]),
+     "dilation_rate"),
+    ("LocallyConnected2D", dict(_CONV, filters=2, kernel_size=[2, 2], implementation=2),
+     "implementation=2"),
+    ("UpSampling2D", {"size": [2, 2], "interpolation": "bilinear"}, "interpolation='bilinear'"),
+    ("ZeroPadding3D", {"padding": [[1, 1], [0, 1], [2, 2]]}, "padding="),
+    ("GlobalAveragePooling2D", {"keepdims": True}, "keepdims=True"),
+]  # fmt: skip
+_REFUSED_CORE = [
+    ("Dense", {"units": 2, "activation": "gelu"}, "activation='gelu'"),
+    ("ReLU", {"max_value": 6.0}, "max_value=6.0"),
+    ("Softmax", {"axis": 1}, "axis=1"),
+    ("Subtract", {}, "no mode that subtracts"),
+    ("Minimum", {}, "no mode that takes the minimum"),
+    ("Lambda", {"function": ["code", None, None], "function_type": "lambda"}, "bytecode"),
+]
+_BIDIRECTIONAL = (
+    "Bidirectional",
+    {"layer": {"class_name": "GRU", "config": dict(_GRU, name="f")},
+     "backward_layer": {"class_name": "GRU", "config": dict(_GRU, units=3)}},
+    "backward_layer",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("class_name", "config", "match"),
+    [*(pytest.param(*case, marks=CONV) for case in _REFUSED), *_REFUSED_CORE,
+     pytest.param(*_BIDIRECTIONAL, marks=RECURRENT)],
+)  # fmt: skip
+def test_what_keras_1_cannot_compute_is_refused_naming_layer_and_argument(
+    class_name: str, config: dict, match: str
+) -> None:
+    from lamella.hdf5 import keras2
+
+    entry = _layer(class_name, "odd_1", batch_input_shape=[None, 4, 4, 3], **config)
+    model = {"class_name": "Sequential", "config": {"name": "s", "layers": [entry]}}
+    with pytest.raises(ValueError, match=rf"{class_name} layer 'odd_1'.*{match}"):
+        keras2.model_config(model, "2.2.4")
+
+
+@pytest.mark.parametrize(
+    ("class_name", "argument"),
+    [("Dense", "activation"), pytest.param("LSTM", "recurrent_activation", marks=RECURRENT)],
+)
+def test_keras3_hard_sigmoid_is_refused_keras2_is_keras1(class_name: str, argument: str) -> None:
+    """Keras 3's hard_sigmoid is clip(x / 6 + 0.5); Keras 1 and 2's clip(0.2 x + 0.5)."""
+    from lamella.hdf5 import keras2
+
+    entry = _layer(class_name, "odd_1", batch_input_shape=[None, 5, 3], units=2,
+                   **{argument: "hard_sigmoid"})  # fmt: skip
+    model = {"class_name": "Sequential", "config": {"name": "s", "layers": [entry]}}
+    converted = keras2.model_config(model, "2.2.4")["config"]["layers"][0]["config"]
+    assert "hard_sigmoid" in converted.values()
+    with pytest.raises(ValueError, match=rf"'odd_1' has {argument}='hard_sigmoid': Keras 3"):
+        keras2.model_config(model, "3.15.1")
+
+
+def test_keras3_dot_normalize_is_cos_only_for_two_vectors() -> None:
+    from lamella.hdf5 import keras2
+
+    def model(shape: list) -> dict:
+        tensors = [{"class_name": "__keras_tensor__",
+                    "config": {"shape": shape, "keras_history": [name, 0, 0]}}
+                   for name in ("a", "b")]  # fmt: skip
+        sources = [_layer("InputLayer", name, [], batch_shape=shape) for name in ("a", "b")]
+        dot = {"class_name": "Dot", "name": "dot_1", "inbound_nodes": [{"args": [tensors]}],
+               "config": {"name": "dot_1", "axes": -1, "normalize": True}}  # fmt: skip
+        return {"class_name": "Functional", "config": {
+            "name": "f", "layers": [*sources, dot], "input_layers": [["a", 0, 0], ["b", 0, 0]],
+            "output_layers": ["dot_1", 0, 0]}}  # fmt: skip
+
+    merge = keras2.model_config(model([None, 4]), "3.15.1")["config"]["layers"][-1]
+    assert (merge["class_name"], merge["config"]["mode"]) == ("Merge", "cos")
+    with pytest.raises(ValueError, match=r"Dot layer 'dot_1' has normalize=True on inputs"):
+        keras2.model_config(model([None, 3, 4]), "3.15.1")
 
 
 @CONV

@@ -66,8 +66,9 @@ def load_model(
         if not isinstance(config, dict):
             raise UnsafeFileError(f"{path!r}: model_config must be a JSON object")
         try:
-            if keras2.is_keras2(_origin(f, path)[0]):
-                config = keras2.model_config(config)
+            version = _origin(f, path)[0]
+            if keras2.is_keras2(version):
+                config = keras2.model_config(config, version)
             model = model_from_config(config, custom_objects, safe_mode)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: cannot rebuild the model from its config: {exc}") from exc
