@@ -288,6 +288,8 @@ def _absent(dist: str) -> pytest.MarkDecorator:
             ("lamella.preprocessing.image", "ImageDataGenerator", "lamella-preprocessing"),
             ("lamella.preprocessing.text", "Tokenizer", "lamella-preprocessing"),
             ("lamella.utils.io_utils", "HDF5Matrix", "lamella-io-hdf5"),
+            ("lamella.datasets.mnist", "load_data", "lamella-preprocessing"),
+            ("lamella.utils.data_utils", "get_file", "lamella-preprocessing"),
         ]
     ],
 )

@@ -30,11 +30,14 @@ ENTRY_POINTS = {
 }
 PLUGIN_DISTRIBUTIONS = sorted(ENTRY_POINTS.values())
 #: Core's module facades and the plugin modules behind them.
+DATASETS = ("mnist", "cifar10", "cifar100", "imdb", "reuters")
 MODULE_FACADES = {
     "lamella.preprocessing.image": "lamella.preproc.image",
     "lamella.preprocessing.sequence": "lamella.preproc.sequence",
     "lamella.preprocessing.text": "lamella.preproc.text",
     "lamella.utils.io_utils": "lamella.hdf5.matrix",
+    "lamella.utils.data_utils": "lamella.preproc.datasets.download",
+    **{f"lamella.datasets.{n}": f"lamella.preproc.datasets.{n}" for n in DATASETS},
 }
 
 

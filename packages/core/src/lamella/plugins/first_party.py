@@ -60,6 +60,12 @@ FIRST_PARTY: dict[str, Provision] = {
                 "lamella.preprocessing.image",
                 "lamella.preprocessing.sequence",
                 "lamella.preprocessing.text",
+                "lamella.datasets.mnist",
+                "lamella.datasets.cifar10",
+                "lamella.datasets.cifar100",
+                "lamella.datasets.imdb",
+                "lamella.datasets.reuters",
+                "lamella.utils.data_utils",
             }
         )
     ),

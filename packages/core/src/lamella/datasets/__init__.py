@@ -1,0 +1,2 @@
+"""Keras 1's ``datasets`` modules (``from lamella.datasets import mnist``); the loaders
+come from lamella-preprocessing."""

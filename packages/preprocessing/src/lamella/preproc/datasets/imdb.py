@@ -1,0 +1,52 @@
+"""IMDB: 50,000 movie reviews as word-index sequences, labelled positive or negative."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from lamella.preproc.datasets.sequences import encode
+from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
+
+__all__ = ["get_word_index", "load_data"]
+
+#: sha256 and md5 as Keras's own imdb loader states them.
+IMDB = Published(
+    KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
+)
+WORD_INDEX = Published(KERAS_ORIGIN + "imdb_word_index.json", "bfafd718b763782e994055a2d397834f")
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load_data(
+    path: str = "imdb.npz",
+    nb_words: int | None = None,
+    skip_top: int = 0,
+    maxlen: int | None = None,
+    seed: int = 113,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> tuple[Split, Split]:
+    """``(X_train, y_train), (X_test, y_test)``: object arrays of word-index lists and 0/1 labels.
+
+    Words are indexed by frequency (1 is the most frequent); each split is shuffled by
+    ``seed``; see :mod:`lamella.preproc.datasets.sequences` for the other arguments.
+    """
+    arrays = read_object_npz(path, IMDB, ("x_train", "y_train", "x_test", "y_test"))
+    rng = np.random.RandomState(seed)
+    parts = []
+    for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
+        order = rng.permutation(len(arrays[x]))
+        parts.append((list(arrays[x][order]), arrays[y][order]))
+    train, test = encode(parts, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
+    return train, test
+
+
+def get_word_index(path: str = "imdb_word_index.json") -> dict[str, int]:
+    """The word -> index table (before ``index_from`` is added)."""
+    file, _ = locate(path, WORD_INDEX)
+    with open(file, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -1,0 +1,51 @@
+"""Reuters: 11,228 newswires as word-index sequences, labelled with one of 46 topics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from lamella.preproc.datasets.sequences import encode
+from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
+
+__all__ = ["get_word_index", "load_data"]
+
+#: sha256 and md5 as Keras's own reuters loader states them.
+REUTERS = Published(
+    KERAS_ORIGIN + "reuters.npz", "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"
+)
+WORD_INDEX = Published(KERAS_ORIGIN + "reuters_word_index.json", "4d44cc38712099c9e383dc6e5f11a921")
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load_data(
+    path: str = "reuters.npz",
+    nb_words: int | None = None,
+    skip_top: int = 0,
+    maxlen: int | None = None,
+    test_split: float = 0.2,
+    seed: int = 113,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> tuple[Split, Split]:
+    """``(X_train, y_train), (X_test, y_test)``: shuffled by ``seed``, the last ``test_split``
+    of the newswires for testing; the other arguments work as in ``imdb.load_data``."""
+    if not 0 <= test_split < 1:
+        raise ValueError(f"reuters.load_data: test_split must be in [0, 1), got {test_split!r}")
+    arrays = read_object_npz(path, REUTERS, ("x", "y"))
+    order = np.random.RandomState(seed).permutation(len(arrays["x"]))
+    xs, labels = list(arrays["x"][order]), arrays["y"][order]
+    cut = int(len(xs) * (1 - test_split))
+    parts = [(xs[:cut], labels[:cut]), (xs[cut:], labels[cut:])]
+    train, test = encode(parts, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
+    return train, test
+
+
+def get_word_index(path: str = "reuters_word_index.json") -> dict[str, int]:
+    """The word -> index table (before ``index_from`` is added)."""
+    file, _ = locate(path, WORD_INDEX)
+    with open(file, encoding="utf-8") as handle:
+        return json.load(handle)

@@ -1,0 +1,157 @@
+"""get_file against a local HTTP server: the cache, checksums, resuming, atomic names.
+
+The server runs on 127.0.0.1 in a thread; it can cut a response short (an interrupted
+download) or ignore ``Range`` (a server that cannot resume), and it records every
+request so a test can tell whether anything was fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from lamella.preproc.datasets import download, mnist
+from lamella.preproc.datasets.download import get_file, validate_file
+from lamella.preproc.datasets.sources import Published
+
+PAYLOAD = bytes(np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8))
+SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        server = self.server
+        data = server.files[self.path]
+        asked = self.headers.get("Range")
+        server.requests.append((self.path, asked))
+        start = int(asked.removeprefix("bytes=").removesuffix("-")) if asked else 0
+        if asked and server.honour_range:
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            data = data[start:]
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if server.cut_after is not None:
+            self.wfile.write(data[: server.cut_after])
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.files = {"/data.bin": PAYLOAD}
+    httpd.requests, httpd.cut_after, httpd.honour_range = [], None, True
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMELLA_HOME", str(tmp_path / "home"))
+    return tmp_path / "home" / "datasets"
+
+
+def test_a_download_is_cached_and_checked(server, cache, capsys):
+    path = get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert path == str(cache / "data.bin")
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+    assert "Downloading data from" in capsys.readouterr().out
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert len(server.requests) == 1  # the second call used the cache
+
+
+def test_keras_1s_md5_hash_argument_is_checked(server, cache):
+    get_file("data.bin", server.url + "/data.bin", md5_hash=MD5)
+    assert validate_file(cache / "data.bin", MD5) and not validate_file(
+        cache / "data.bin", "0" * 32
+    )
+
+
+def test_a_corrupt_download_leaves_nothing(server, cache):
+    with pytest.raises(ValueError, match=f"the published one is {'0' * 64}; nothing was kept"):
+        get_file("data.bin", server.url + "/data.bin", file_hash="0" * 64)
+    assert list(cache.iterdir()) == []
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(server, cache):
+    server.cut_after = 100_000
+    with pytest.raises(OSError, match="stopped after 100000 of 300000 bytes"):
+        get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert not (cache / "data.bin").exists()  # never a partial file under the real name
+    assert (cache / "data.bin.part").stat().st_size == 100_000
+    server.cut_after = None
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert server.requests[-1] == ("/data.bin", "bytes=100000-")
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+    assert not (cache / "data.bin.part").exists()
+
+
+def test_a_server_that_cannot_resume_sends_everything_again(server, cache):
+    cache.mkdir(parents=True)
+    (cache / "data.bin.part").write_bytes(b"x" * 5000)  # a stale part
+    server.honour_range = False
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+
+
+def test_a_corrupted_cached_file_is_fetched_again(server, cache):
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    (cache / "data.bin").write_bytes(b"damaged")
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert len(server.requests) == 2 and (cache / "data.bin").read_bytes() == PAYLOAD
+
+
+def test_untar_unpacks_beside_the_archive(server, cache):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("batches/readme.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    server.files["/batches.tar.gz"] = buffer.getvalue()
+    folder = get_file("batches", server.url + "/batches.tar.gz", untar=True)
+    assert (cache / "batches.tar.gz").exists()
+    assert (download.Path(folder) / "readme.txt").read_bytes() == b"hello"
+
+
+def test_an_unreachable_origin_is_an_os_error(cache):
+    with pytest.raises(OSError, match=r"could not download http://127\.0\.0\.1:9/x"):
+        get_file("x", "http://127.0.0.1:9/x")
+
+
+def test_loaders_fetch_into_the_cache_and_path_is_the_users_file(
+    server, cache, tmp_path, monkeypatch
+):
+    buffer = io.BytesIO()
+    arrays = {k: np.full((2, 28, 28) if k[0] == "x" else 2, i, np.uint8)
+              for i, k in enumerate(["x_train", "y_train", "x_test", "y_test"])}  # fmt: skip
+    np.savez(buffer, **arrays)
+    server.files["/mnist.npz"] = buffer.getvalue()
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    monkeypatch.setattr(mnist, "MNIST", Published(server.url + "/mnist.npz", digest))
+    (x_train, _), _ = mnist.load_data()
+    assert (cache / "mnist.npz").exists() and x_train.shape == (2, 28, 28)
+    assert len(server.requests) == 1
+
+    own = tmp_path / "my_mnist.npz"
+    own.write_bytes(buffer.getvalue())
+    (_, y_train), _ = mnist.load_data(path=str(own))
+    np.testing.assert_array_equal(y_train, arrays["y_train"])
+    assert len(server.requests) == 1  # nothing fetched for the user's own file
