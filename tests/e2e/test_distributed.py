@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,15 +100,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _launch(folder: Path, world: int = 2, timeout: float = 120.0) -> list[str]:
-    """Start ``world`` ranks as torchrun would (its variables), kill them all on timeout."""
-    (folder / "worker.py").write_text(WORKER)
+def _start(folder: Path, worker: str, world: int = 2, timeout: float = 120.0) -> list:
+    """Start ``world`` ranks as torchrun would (its variables), kill them all on timeout;
+    each rank's ``(returncode, output)``."""
+    (folder / "worker.py").write_text(worker)
     base = {
         **os.environ,
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(_free_port()),
         "WORLD_SIZE": str(world),
         "LAMELLA_DISTRIBUTED": "1",
+        "LAMELLA_DISTRIBUTED_TIMEOUT": "30",
         "OMP_NUM_THREADS": "1",
         "PYTHONUNBUFFERED": "1",  # a rank that dies still shows how far it got
         "PYTHONFAULTHANDLER": "1",
@@ -130,9 +134,15 @@ def _launch(folder: Path, world: int = 2, timeout: float = 120.0) -> list[str]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    for proc, output in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, output
-    return outputs
+    return [(proc.returncode, output) for proc, output in zip(procs, outputs, strict=True)]
+
+
+def _launch(folder: Path) -> list[str]:
+    """Run WORKER on two ranks; both must succeed."""
+    results = _start(folder, WORKER)
+    for returncode, output in results:
+        assert returncode == 0, output
+    return [output for _, output in results]
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +203,44 @@ def test_only_rank_zero_prints_and_writes(run) -> None:
 
 def test_a_stop_on_one_rank_stops_all(run) -> None:
     assert [result["stopped_after"] for result in run[2]] == [2, 2]
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    from lamella.callbacks import LambdaCallback
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from case import build, data
+
+    def die_on_rank_one(batch, logs):
+        if os.environ["RANK"] == "1" and batch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    x, y, _, _ = data()
+    build().fit(np.tile(x, (8, 1)), np.tile(y, (8, 1)), batch_size=8, nb_epoch=50, verbose=0,
+                callbacks=[LambdaCallback(on_batch_end=die_on_rank_one)])
+    """
+)
+
+
+def test_a_killed_rank_makes_the_other_fail_clearly_not_hang(tmp_path: Path) -> None:
+    (tmp_path / "case.py").write_text(CASE)
+    started = time.monotonic()
+    (code0, output0), (code1, _) = _start(tmp_path, KILLED, timeout=100)
+    assert code1 == -signal.SIGKILL
+    assert code0 == 1, output0  # an exception, not the launcher's kill on timeout
+    assert "rank 0: data-parallel training lost another process" in output0
+    assert time.monotonic() - started < 100
+
+
+def test_only_backend_failures_are_reworded(monkeypatch) -> None:
+    from lamella.engine.distributed import PeerLostError, explain_failure
+
+    monkeypatch.setenv("LAMELLA_DISTRIBUTED_TIMEOUT", "45")
+    plain = RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+    assert explain_failure(plain) is plain
+    lost = explain_failure(RuntimeError("[gloo/pair.cc:537] Connection reset by peer"))
+    assert isinstance(lost, PeerLostError)
+    assert "LAMELLA_DISTRIBUTED_TIMEOUT (45 s)" in str(lost) and "Connection reset" in str(lost)

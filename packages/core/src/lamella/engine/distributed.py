@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import functools
 import os
+import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -37,9 +38,36 @@ def active() -> bool:
         cuda = torch.cuda.is_available() and default_device().type == "cuda"
         if cuda:  # before compile places the model: "cuda" then means this rank's GPU
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if cuda else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=group_timeout())
         atexit.register(_release_process_group)
     return dist.get_world_size() > 1
+
+
+def group_timeout() -> timedelta:
+    """How long a collective may wait for the other ranks: ``LAMELLA_DISTRIBUTED_TIMEOUT``
+    seconds (set by whoever launches the job), else torch's default of 30 minutes."""
+    seconds = os.environ.get("LAMELLA_DISTRIBUTED_TIMEOUT")
+    return timedelta(seconds=float(seconds)) if seconds else timedelta(minutes=30)
+
+
+class PeerLostError(RuntimeError):
+    """A collective failed: another rank died, hung past the timeout, or is unreachable."""
+
+
+#: What the gloo and NCCL backends say when a peer is gone (they raise plain RuntimeErrors).
+_PEER_FAILURE = re.compile(r"gloo|nccl|connection (reset|closed|refused)|timed out", re.IGNORECASE)
+
+
+def explain_failure(error: RuntimeError) -> RuntimeError:
+    """``error`` reworded when it is a lost peer, so a rank's log says what happened."""
+    if not (isinstance(error, dist.DistError) or _PEER_FAILURE.search(str(error))):
+        return error
+    return PeerLostError(
+        f"rank {rank()}: data-parallel training lost another process: a collective operation "
+        "failed, so a rank most likely died (see its log) or cannot be reached; waits are "
+        f"bounded by LAMELLA_DISTRIBUTED_TIMEOUT ({group_timeout().total_seconds():g} s). "
+        f"The backend said: {error}"
+    )
 
 
 def _release_process_group() -> None:

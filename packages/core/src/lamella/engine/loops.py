@@ -80,6 +80,13 @@ def train(
                 model.stop_training = distributed.any_rank(model.stop_training, model.device)
             if model.stop_training:
                 break
+    except RuntimeError as error:
+        if not parallel:
+            raise
+        explained = distributed.explain_failure(error)
+        if explained is error:
+            raise
+        raise explained from error
     except KeyboardInterrupt:
         model.eval()
         warnings.warn(
