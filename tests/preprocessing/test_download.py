@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from lamella.preproc.datasets import download, mnist
+from lamella.preproc.datasets import download, imdb, mnist
 from lamella.preproc.datasets.download import get_file, validate_file
 from lamella.preproc.datasets.sources import Published
 
@@ -32,7 +33,14 @@ class Handler(BaseHTTPRequestHandler):
         asked = self.headers.get("Range")
         server.requests.append((self.path, asked))
         start = int(asked.removeprefix("bytes=").removesuffix("-")) if asked else 0
+        if asked and server.honour_range and start >= len(data):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if asked and server.honour_range:
+            start = start if server.range_from is None else server.range_from
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             data = data[start:]
@@ -54,9 +62,9 @@ class Handler(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.files = {"/data.bin": PAYLOAD}
-    httpd.requests, httpd.cut_after, httpd.honour_range = [], None, True
+    httpd.requests, httpd.cut_after, httpd.honour_range, httpd.range_from = [], None, True, None
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -73,7 +81,9 @@ def test_a_download_is_cached_and_checked(server, cache, capsys):
     path = get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
     assert path == str(cache / "data.bin")
     assert (cache / "data.bin").read_bytes() == PAYLOAD
-    assert "Downloading data from" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Downloading data from {server.url}/data.bin" in out
+    assert "300000/300000 [" in out  # the progress bar's last line
     get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
     assert len(server.requests) == 1  # the second call used the cache
 
@@ -86,8 +96,19 @@ def test_keras_1s_md5_hash_argument_is_checked(server, cache):
 
 
 def test_a_corrupt_download_leaves_nothing(server, cache):
-    with pytest.raises(ValueError, match=f"the published one is {'0' * 64}; nothing was kept"):
+    with pytest.raises(ValueError) as error:
         get_file("data.bin", server.url + "/data.bin", file_hash="0" * 64)
+    assert str(error.value).startswith("data.bin downloaded from http://127.0.0.1:")
+    assert f"its sha256 is {SHA256}, the published one is {'0' * 64}" in str(error.value)
+    assert list(cache.iterdir()) == []  # neither the file nor its .part
+
+
+def test_a_corrupt_resumed_download_leaves_no_part_either(server, cache):
+    cache.mkdir(parents=True)
+    (cache / "data.bin.part").write_bytes(b"x" * 5000)  # a part that is not the file's start
+    with pytest.raises(ValueError, match="corrupt"):
+        get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert server.requests == [("/data.bin", "bytes=5000-")]
     assert list(cache.iterdir()) == []
 
 
@@ -112,6 +133,31 @@ def test_a_server_that_cannot_resume_sends_everything_again(server, cache):
     assert (cache / "data.bin").read_bytes() == PAYLOAD
 
 
+def test_a_resume_answered_with_another_range_starts_over(server, cache):
+    cache.mkdir(parents=True)
+    (cache / "data.bin.part").write_bytes(PAYLOAD[:1000])
+    server.range_from = 700  # the server answers 206, but not from the byte asked for
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert server.requests == [("/data.bin", "bytes=1000-"), ("/data.bin", None)]
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+
+
+def test_a_part_that_already_holds_the_whole_file_is_only_checked(server, cache):
+    cache.mkdir(parents=True)
+    (cache / "data.bin.part").write_bytes(PAYLOAD)  # e.g. interrupted before the rename
+    get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
+    assert server.requests == [("/data.bin", f"bytes={len(PAYLOAD)}-")]  # answered 416
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+
+
+def test_a_part_longer_than_the_file_is_dropped(server, cache):
+    cache.mkdir(parents=True)
+    (cache / "data.bin.part").write_bytes(PAYLOAD + b"junk")
+    get_file("data.bin", server.url + "/data.bin")  # no hash to catch it: the 416 tells
+    assert server.requests == [("/data.bin", f"bytes={len(PAYLOAD) + 4}-"), ("/data.bin", None)]
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+
+
 def test_a_corrupted_cached_file_is_fetched_again(server, cache):
     get_file("data.bin", server.url + "/data.bin", file_hash=SHA256)
     (cache / "data.bin").write_bytes(b"damaged")
@@ -129,6 +175,22 @@ def test_untar_unpacks_beside_the_archive(server, cache):
     folder = get_file("batches", server.url + "/batches.tar.gz", untar=True)
     assert (cache / "batches.tar.gz").exists()
     assert (download.Path(folder) / "readme.txt").read_bytes() == b"hello"
+
+
+@pytest.mark.parametrize("python_filter", [True, False], ids=["data_filter", "own_check"])
+def test_untar_refuses_members_that_leave_the_cache(server, cache, monkeypatch, python_filter):
+    if not python_filter:  # as on a Python without tarfile's extraction filters
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    server.files["/evil.tar.gz"] = buffer.getvalue()
+    with pytest.raises(tarfile.TarError):
+        get_file("evil", server.url + "/evil.tar.gz", untar=True)
+    assert not (cache.parent / "escaped.txt").exists()
+    assert sorted(p.name for p in cache.iterdir()) == ["evil.tar.gz"]  # no staging left
 
 
 def test_an_unreachable_origin_is_an_os_error(cache):
@@ -155,3 +217,17 @@ def test_loaders_fetch_into_the_cache_and_path_is_the_users_file(
     (_, y_train), _ = mnist.load_data(path=str(own))
     np.testing.assert_array_equal(y_train, arrays["y_train"])
     assert len(server.requests) == 1  # nothing fetched for the user's own file
+
+
+def test_get_word_index_fetches_the_json_and_checks_its_md5(server, cache, monkeypatch):
+    index = json.dumps({"film": 1, "plot": 2}).encode()
+    server.files["/imdb_word_index.json"] = index
+    published = Published(server.url + "/imdb_word_index.json", hashlib.md5(index).hexdigest())
+    monkeypatch.setattr(imdb, "WORD_INDEX", published)
+    assert imdb.get_word_index() == {"film": 1, "plot": 2}
+    assert (cache / "imdb_word_index.json").read_bytes() == index
+    monkeypatch.setattr(imdb, "WORD_INDEX", Published(published.origin, "f" * 32))
+    (cache / "imdb_word_index.json").unlink()
+    with pytest.raises(ValueError, match=r"imdb_word_index\.json downloaded from .* is corrupt"):
+        imdb.get_word_index()
+    assert list(cache.iterdir()) == []

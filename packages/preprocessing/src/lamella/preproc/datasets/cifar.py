@@ -30,7 +30,9 @@ def read_batches(archive: Path, members: list[str], label_bytes: int) -> tuple[n
             f"{archive}: {len(data)} bytes is not a whole number of {width}-byte records"
         )
     records = np.frombuffer(data, np.uint8).reshape(-1, width)
-    return records[:, label_bytes:].reshape(-1, 3, 32, 32), records[:, :label_bytes]
+    # copies: views of the bytes read would be read-only and keep the records interleaved
+    images = records[:, label_bytes:].reshape(-1, 3, 32, 32).copy()
+    return images, records[:, :label_bytes].copy()
 
 
 def in_image_order(images: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from lamella.preproc.datasets.sources import Published, locate
 
 __all__ = ["load_data"]
 
-#: md5 as the dataset's page (www.cs.toronto.edu/~kriz/cifar.html) lists it.
+#: The md5 listed for the binary version on https://www.cs.toronto.edu/~kriz/cifar.html.
 CIFAR10 = Published(
     "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"
 )

@@ -9,7 +9,7 @@ from lamella.preproc.datasets.sources import Published, locate
 
 __all__ = ["load_data"]
 
-#: md5 as the dataset's page (www.cs.toronto.edu/~kriz/cifar.html) lists it.
+#: The md5 listed for the binary version on https://www.cs.toronto.edu/~kriz/cifar.html.
 CIFAR100 = Published(
     "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8"
 )

@@ -6,12 +6,14 @@ import json
 
 import numpy as np
 
-from lamella.preproc.datasets.sequences import encode
+from lamella.preproc.datasets.sequences import encode, shuffled
 from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
 
 __all__ = ["get_word_index", "load_data"]
 
-#: sha256 and md5 as Keras's own imdb loader states them.
+#: imdb.npz: the sha256 that tf.keras and Keras 3 (keras/datasets/imdb.py,
+#: load_data) give get_file for this origin;
+#: imdb_word_index.json: the md5 their get_word_index gives.
 IMDB = Published(
     KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
 )
@@ -29,18 +31,22 @@ def load_data(
     start_char: int | None = 1,
     oov_char: int | None = 2,
     index_from: int = 3,
+    *,
+    allow_pickle: bool = False,
 ) -> tuple[Split, Split]:
     """``(X_train, y_train), (X_test, y_test)``: object arrays of word-index lists and 0/1 labels.
 
-    Words are indexed by frequency (1 is the most frequent); each split is shuffled by
-    ``seed``; see :mod:`lamella.preproc.datasets.sequences` for the other arguments.
+    Words are indexed by frequency (1 is the most frequent). As in Keras, the training
+    reviews are shuffled by ``seed`` and the test reviews by ``seed * 2``; see
+    :mod:`lamella.preproc.datasets.sequences` for the other arguments.
+    ``allow_pickle=True`` opens a file of your own in ``imdb.npz``'s format (object arrays
+    are pickled); without it only the published file is read.
     """
-    arrays = read_object_npz(path, IMDB, ("x_train", "y_train", "x_test", "y_test"))
-    rng = np.random.RandomState(seed)
-    parts = []
-    for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
-        order = rng.permutation(len(arrays[x]))
-        parts.append((list(arrays[x][order]), arrays[y][order]))
+    arrays = read_object_npz(path, IMDB, ("x_train", "y_train", "x_test", "y_test"), allow_pickle)
+    parts = [
+        shuffled(arrays["x_train"], arrays["y_train"], seed),
+        shuffled(arrays["x_test"], arrays["y_test"], seed * 2),
+    ]
     train, test = encode(parts, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
     return train, test
 

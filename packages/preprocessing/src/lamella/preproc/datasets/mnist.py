@@ -8,7 +8,8 @@ from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, read_npz
 
 __all__ = ["load_data"]
 
-#: sha256 as Keras's own mnist loader states it.
+#: The sha256 that tf.keras and Keras 3 (keras/datasets/mnist.py, load_data) give
+#: get_file for this origin.
 MNIST = Published(
     KERAS_ORIGIN + "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 )

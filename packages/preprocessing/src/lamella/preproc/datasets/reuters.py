@@ -6,12 +6,14 @@ import json
 
 import numpy as np
 
-from lamella.preproc.datasets.sequences import encode
+from lamella.preproc.datasets.sequences import encode, shuffled
 from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
 
 __all__ = ["get_word_index", "load_data"]
 
-#: sha256 and md5 as Keras's own reuters loader states them.
+#: reuters.npz: the sha256 that tf.keras and Keras 3 (keras/datasets/reuters.py,
+#: load_data) give get_file for this origin;
+#: reuters_word_index.json: the md5 their get_word_index gives.
 REUTERS = Published(
     KERAS_ORIGIN + "reuters.npz", "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"
 )
@@ -30,18 +32,21 @@ def load_data(
     start_char: int | None = 1,
     oov_char: int | None = 2,
     index_from: int = 3,
+    *,
+    allow_pickle: bool = False,
 ) -> tuple[Split, Split]:
-    """``(X_train, y_train), (X_test, y_test)``: shuffled by ``seed``, the last ``test_split``
-    of the newswires for testing; the other arguments work as in ``imdb.load_data``."""
+    """``(X_train, y_train), (X_test, y_test)``: the newswires shuffled by ``seed``, filtered
+    by ``maxlen``, and the last ``test_split`` of those kept for testing, as Keras does.
+
+    The other arguments, ``allow_pickle`` included, work as in ``imdb.load_data``.
+    """
     if not 0 <= test_split < 1:
         raise ValueError(f"reuters.load_data: test_split must be in [0, 1), got {test_split!r}")
-    arrays = read_object_npz(path, REUTERS, ("x", "y"))
-    order = np.random.RandomState(seed).permutation(len(arrays["x"]))
-    xs, labels = list(arrays["x"][order]), arrays["y"][order]
+    arrays = read_object_npz(path, REUTERS, ("x", "y"), allow_pickle)
+    part = shuffled(arrays["x"], arrays["y"], seed)
+    ((xs, labels),) = encode([part], nb_words, skip_top, maxlen, start_char, oov_char, index_from)
     cut = int(len(xs) * (1 - test_split))
-    parts = [(xs[:cut], labels[:cut]), (xs[cut:], labels[cut:])]
-    train, test = encode(parts, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
-    return train, test
+    return (xs[:cut], labels[:cut]), (xs[cut:], labels[cut:])
 
 
 def get_word_index(path: str = "reuters_word_index.json") -> dict[str, int]:

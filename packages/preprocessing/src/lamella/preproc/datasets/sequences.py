@@ -1,10 +1,9 @@
-"""What IMDB and Reuters share: word-index sequences turned into a model's input.
+"""What IMDB and Reuters share: Keras's steps from stored word indexes to a model's input.
 
-Keras's steps, in order: shift every word index by ``index_from`` and put
-``start_char`` first; drop sequences longer than ``maxlen``; then keep the words
-ranked ``skip_top`` to ``nb_words`` and replace the others by ``oov_char`` (or drop
-them when it is None).  Each split is filtered on its own, so ``maxlen`` never moves
-a sequence from train to test.
+In Keras's order: shuffle (:func:`shuffled`); shift every word index by ``index_from``
+and put ``start_char`` first; keep only sequences *shorter* than ``maxlen`` (the
+start character counts); then keep the words ranked ``skip_top`` to ``nb_words`` and
+replace the others by ``oov_char``, or drop them when it is None (:func:`encode`).
 """
 
 from __future__ import annotations
@@ -16,6 +15,13 @@ import numpy as np
 Part = tuple[Sequence[Sequence[int]], np.ndarray]
 
 
+def shuffled(xs: Sequence[Sequence[int]], labels: np.ndarray, seed: int) -> Part:
+    """Both arrays in one random order: the order Keras got from ``np.random.seed(seed)``
+    then ``np.random.shuffle`` on each, without touching numpy's global generator."""
+    order = np.random.RandomState(seed).permutation(len(xs))
+    return [xs[i] for i in order], np.asarray(labels)[order]
+
+
 def encode(
     parts: list[Part],
     nb_words: int | None,
@@ -25,25 +31,30 @@ def encode(
     oov_char: int | None,
     index_from: int,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each part's ``(sequences, labels)`` after Keras's steps; sequences as an object array."""
+    """Each part's ``(sequences, labels)`` after Keras's steps; sequences as an object array.
+
+    ``maxlen`` filters each part on its own. ``nb_words=None`` means Keras's bound: the
+    largest index seen in any part, which (as in Keras) itself falls outside the vocabulary.
+    """
     first = [] if start_char is None else [start_char]
     shifted = [([first + [w + index_from for w in x] for x in xs], labels) for xs, labels in parts]
     if maxlen:
-        shifted = [_no_longer_than(maxlen, xs, labels) for xs, labels in shifted]
+        shifted = [_shorter_than(maxlen, xs, labels) for xs, labels in shifted]
         if not any(len(xs) for xs, _ in shifted):
-            raise ValueError(f"maxlen={maxlen} leaves no sequence: every one is longer")
+            raise ValueError(
+                f"maxlen={maxlen} leaves no sequence: only those shorter than maxlen "
+                "(start_char included) are kept; increase maxlen"
+            )
     if not nb_words:
-        nb_words = max(max(x) for xs, _ in shifted for x in xs if x) + 1
+        nb_words = max((max(x) for xs, _ in shifted for x in xs if x), default=0)
     return [
         (_objects([_vocabulary(x, nb_words, skip_top, oov_char) for x in xs]), np.asarray(labels))
         for xs, labels in shifted
     ]
 
 
-def _no_longer_than(
-    maxlen: int, xs: list[list[int]], labels: np.ndarray
-) -> tuple[list, np.ndarray]:
-    keep = [i for i, x in enumerate(xs) if len(x) <= maxlen]
+def _shorter_than(maxlen: int, xs: list[list[int]], labels: np.ndarray) -> Part:
+    keep = [i for i, x in enumerate(xs) if len(x) < maxlen]
     return [xs[i] for i in keep], np.asarray(labels)[keep]
 
 
@@ -54,7 +65,7 @@ def _vocabulary(x: list[int], nb_words: int, skip_top: int, oov_char: int | None
 
 
 def _objects(xs: list[list[int]]) -> np.ndarray:
-    """A 1-D object array of lists, as Keras returns (numpy would make ragged lists 2-D)."""
+    """A 1-D object array of lists, as Keras returns (numpy would make equal lengths 2-D)."""
     result = np.empty(len(xs), dtype=object)
     result[:] = xs
     return result

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lamella.preproc.datasets.download import get_file, validate_file
+from lamella.preproc.datasets.download import cache_dir, get_file, validate_file
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -25,12 +25,18 @@ def locate(path: str, published: Published) -> tuple[Path, bool]:
     """The file to read, and whether it is byte for byte the published one.
 
     ``path`` naming an existing file is the user's copy (offline use, nothing is
-    downloaded); any other ``path`` is a file name in the cache, fetched when missing
-    and always checked.
+    downloaded); a bare file name that names none is a file in the cache, fetched when
+    missing and always checked.  A path with folders that does not exist is an error,
+    not a download to some other place.
     """
     given = Path(path).expanduser()
     if given.is_file():
         return given, validate_file(given, published.file_hash)
+    if given.name != str(path):
+        raise FileNotFoundError(
+            f"{path} does not exist; pass an existing file, or a bare file name to use "
+            f"the cache ({cache_dir()})"
+        )
     return Path(get_file(str(path), published.origin, file_hash=published.file_hash)), True
 
 
@@ -42,18 +48,19 @@ def read_npz(path: str, published: Published, keys: tuple[str, ...]) -> dict[str
 
 
 def read_object_npz(
-    path: str, published: Published, keys: tuple[str, ...]
+    path: str, published: Published, keys: tuple[str, ...], allow_pickle: bool = False
 ) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` holding object arrays, which numpy stores pickled.
 
-    Unpickling runs code, so only the published file (its checksum) is opened that way.
+    Unpickling can run any code, so only the published file (its checksum) is opened
+    that way, unless the caller vouches for the file with ``allow_pickle=True``.
     """
     file, verified = locate(path, published)
-    if not verified:
+    if not (verified or allow_pickle):
         raise ValueError(
             f"{file} is not the published file (its checksum is not {published.file_hash}); "
-            "it holds object arrays, which numpy can only read by unpickling, and lamella "
-            "unpickles nothing it cannot verify"
+            "it holds object arrays, which numpy reads only by unpickling, and lamella "
+            "unpickles nothing it cannot verify. If you trust this file, pass allow_pickle=True"
         )
     with np.load(file, allow_pickle=True) as archive:
         return {key: archive[key] for key in _checked(archive, keys, file)}
