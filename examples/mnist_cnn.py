@@ -1,32 +1,42 @@
-"""Train a small Keras 1 style CNN on scikit-learn's 8x8 handwritten digits.
+"""Train Keras's mnist_cnn: a small convnet on handwritten digits, offline or on MNIST.
 
-    python examples/digits_cnn.py
+    python examples/mnist_cnn.py                      # scikit-learn's 8x8 digits
+    python examples/mnist_cnn.py --data mnist.npz     # the 28x28 MNIST digits
 
-Keras's mnist_cnn.py shrunk to 8x8 images: two 3x3 convolutions, max pooling,
-dropout and a dense classifier, trained with Adadelta on images shaped
-``(1, 8, 8)`` (Theano's 'th' ordering: channels first).  With the defaults
-(20 epochs, seed 1337) it reaches 0.9833 test accuracy (seeds 1, 2 and 3 give
-0.9833, 0.9861 and 0.9889) in about 5 s on two CPU cores.  No download: the
-data is inside the scikit-learn wheel.
+Two 3x3 convolutions of 32 filters, max pooling, dropout and a dense classifier,
+trained with Adadelta on images shaped ``(1, rows, cols)`` (Theano's 'th' ordering:
+channels first).  On MNIST it is Keras's program: 'valid' convolutions, batches of
+128, 12 epochs; Keras's mnist_cnn.py reports 99.25% test accuracy after 12 epochs
+(their figure, not measured here).
+
+Offline the 1797 digits inside the scikit-learn wheel stand in (80% to train).  At
+8x8 the convolutions keep the size ('same'), and the small training set wants more,
+smaller steps: batches of 32, 20 epochs.  With the defaults (seed 1337) it reaches
+0.9833 test accuracy (seeds 1 and 2 give 0.9833 and 0.9861) in about 4 s on two
+CPU cores.
 """
 
 from __future__ import annotations
 
-from _data import check, load, parser
+from _data import mnist, parser, report
 
 from lamella.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D
 from lamella.models import Sequential
 from lamella.utils.np_utils import to_categorical
 
 
-def build() -> Sequential:
+def build(rows: int, cols: int) -> Sequential:
+    # 'valid' as Keras on 28x28; 8x8 digits would shrink to 4x4 before pooling.
+    border = "valid" if rows >= 16 else "same"
     return Sequential(
         [
-            Convolution2D(32, 3, 3, border_mode="same", dim_ordering="th", input_shape=(1, 8, 8)),
+            Convolution2D(
+                32, 3, 3, border_mode=border, dim_ordering="th", input_shape=(1, rows, cols)
+            ),
             Activation("relu"),
-            Convolution2D(32, 3, 3, border_mode="same", dim_ordering="th"),
+            Convolution2D(32, 3, 3, border_mode=border, dim_ordering="th"),
             Activation("relu"),
-            MaxPooling2D(pool_size=(2, 2), dim_ordering="th"),  # 8x8 -> 4x4
+            MaxPooling2D(pool_size=(2, 2), dim_ordering="th"),
             Dropout(0.25),
             Flatten(),
             Dense(128, activation="relu"),
@@ -37,25 +47,28 @@ def build() -> Sequential:
 
 
 def main() -> None:
-    args = parser(__doc__, epochs=20).parse_args()
+    args = parser(__doc__, epochs=20, data="mnist.npz", data_epochs=12).parse_args()
 
     import torch
 
     torch.manual_seed(args.seed)
-    x_train, labels_train, x_test, labels_test = load(args.seed)
-    x_train, x_test = x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8)
+    (x_train, labels_train), (x_test, labels_test) = mnist(args.data, args.seed)
+    x_train, x_test = x_train[:, None], x_test[:, None]  # (n, 1, rows, cols)
     y_train, y_test = to_categorical(labels_train, 10), to_categorical(labels_test, 10)
     print(f"x_train shape: {x_train.shape}, {len(x_test)} test digits")
 
-    model = build()
+    model = build(*x_train.shape[2:])
     model.summary()
     model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
     # As Keras's mnist_cnn.py does, the test digits double as validation data.
-    model.fit(x_train, y_train, nb_epoch=args.epochs, validation_data=(x_test, y_test))
-    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"Test score: {loss:.4f}")
-    print(f"Test accuracy: {accuracy:.4f}")
-    check(accuracy, args.expect)
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=128 if args.data else 32,
+        nb_epoch=args.epochs,
+        validation_data=(x_test, y_test),
+    )
+    report(model, x_test, y_test, args.expect)
 
 
 if __name__ == "__main__":
