@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lamella.engine.container import Container
 from lamella.plugins import registry
 
 #: The Keras version whose file formats lamella writes.
@@ -69,12 +70,23 @@ def layer_from_config(
     return from_config(config["config"])
 
 
+def _first_call(layer: Any) -> int:
+    """The index Keras gives a layer's first call in a model's config.
+
+    In Keras a model (a Container) gets a node of its own when it is built, linking its
+    inputs to its outputs, so the calls of a model nested in another one count from 1
+    in the outer model's config. lamella's containers have no such node: their calls
+    count from 0 in memory and are shifted by this much in configs, both ways.
+    """
+    return 1 if isinstance(layer, Container) else 0
+
+
 def _node_positions(model: Any) -> dict[int, int]:
-    """Each node of ``model`` numbered among its layer's nodes that belong to the model."""
+    """Each node of ``model`` numbered as Keras numbers it in ``model``'s config."""
     own = {id(node) for node in model._nodes}
     positions: dict[int, int] = {}
     for layer in model._layers:
-        count = 0
+        count = _first_call(layer)
         for node in layer.inbound_nodes:
             if id(node) in own or not node.input_tensors:
                 positions[id(node)] = count
@@ -120,15 +132,24 @@ def container_from_config(
     """Rebuild a functional model: make every layer, then replay its calls in order."""
     from lamella.engine.topology import to_list
 
-    created: dict[str, Any] = {}
-    pending: list[tuple[Any, list[Any]]] = []
-    for entry in config["layers"]:
-        layer = layer_from_config(entry, custom_objects)
-        created[entry["name"]] = layer
-        pending.extend((layer, node) for node in entry.get("inbound_nodes", []))
+    created = {
+        entry["name"]: layer_from_config(entry, custom_objects) for entry in config["layers"]
+    }
+    shifts = _call_shifts(config, created)
+
+    def local(ref: list[Any]) -> list[Any]:
+        """``[layer, node, tensor]`` with the node index counted as lamella counts it."""
+        name, node_index, tensor_index = ref[:3]
+        return [name, node_index - shifts.get(name, 0), tensor_index]
+
+    pending = [
+        (created[entry["name"]], [local(ref) for ref in node])
+        for entry in config["layers"]
+        for node in entry.get("inbound_nodes", [])
+    ]
 
     def tensor(ref: list[Any]) -> Any:
-        name, node_index, tensor_index = ref[:3]
+        name, node_index, tensor_index = ref
         return to_list(created[name].get_output_at(node_index))[tensor_index]
 
     while pending:
@@ -146,9 +167,26 @@ def container_from_config(
                 f"layers {names} never appear in the config"
             )
         pending = [item for item in pending if all(item is not done for done in progress)]
-    inputs = [tensor(ref) for ref in config["input_layers"]]
-    outputs = [tensor(ref) for ref in config["output_layers"]]
+    inputs = [tensor(local(ref)) for ref in config["input_layers"]]
+    outputs = [tensor(local(ref)) for ref in config["output_layers"]]
     return cls(input=inputs, output=outputs, name=config.get("name"))
+
+
+def _call_shifts(config: Mapping[str, Any], created: Mapping[str, Any]) -> dict[str, int]:
+    """How much to take off each layer's node indexes in ``config`` (see :func:`_first_call`).
+
+    Node 0 of a nested model is never a call in Keras's numbering; a config that
+    references it was written by a lamella that counted every layer's calls from 0,
+    and its indexes are read as they are.
+    """
+    refs = [
+        ref for entry in config["layers"] for node in entry.get("inbound_nodes", []) for ref in node
+    ]
+    refs += [*config["input_layers"], *config["output_layers"]]
+    counted_from_zero = {ref[0] for ref in refs if ref[1] == 0}
+    return {
+        name: _first_call(layer) for name, layer in created.items() if name not in counted_from_zero
+    }
 
 
 def model_to_dict(model: Any) -> dict[str, Any]:

@@ -257,13 +257,14 @@ def _without_input_layer(converted: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _functional(body: Mapping[str, Any], keras3: bool) -> dict[str, Any]:
-    """A functional model's config.  A model nested in it as a layer has, in Keras 2/3, a
-    node 0 of its own (its inputs to its outputs), so Keras 2 numbers the calls of it in
-    the model from 1, and so does Keras 3 in ``input_layers`` and ``output_layers`` for a
-    Functional; lamella numbers every layer's calls from 0."""
-    models = ("Functional", "Model") if keras3 else MODELS
-    nested = {entry["name"] for entry in body["layers"] if entry["class_name"] in models}
-    within = frozenset() if keras3 else nested
+    """A functional model's config, with the calls of a model nested in it numbered from 1
+    as Keras 1 and 2 number them (a Keras model has a node 0 of its own, from its inputs
+    to its outputs).  Keras 3 numbers them from 0 in the layers' inbound nodes, and in
+    ``input_layers`` and ``output_layers`` from 1 for a Functional but from 0 for a
+    Sequential; those are renumbered here."""
+    kinds = {entry["name"]: entry["class_name"] for entry in body["layers"]} if keras3 else {}
+    within = {name for name, kind in kinds.items() if kind in MODELS}
+    sequential = {name for name, kind in kinds.items() if kind == "Sequential"}
     layers = []
     for entry in body["layers"]:
         shape = _functional_shape(body, layers, entry, within) if _needs_shape(entry) else None
@@ -275,21 +276,21 @@ def _functional(body: Mapping[str, Any], keras3: bool) -> dict[str, Any]:
     return {
         "name": body.get("name"),
         "layers": layers,
-        "input_layers": _references(body["input_layers"], nested),
-        "output_layers": _references(body["output_layers"], nested),
+        "input_layers": _references(body["input_layers"], sequential),
+        "output_layers": _references(body["output_layers"], sequential),
     }
 
 
 def _references(refs: list[Any], nested: frozenset | set = frozenset()) -> list[list[Any]]:
     """Keras 3 writes a single input or output as one flat ``[name, node, tensor]``;
-    the calls of the ``nested`` models are numbered from 1."""
+    the calls of the ``nested`` models are renumbered from 1."""
     refs = [refs] if refs and isinstance(refs[0], str) else refs
     return [_reference(ref, nested) for ref in refs]
 
 
 def _reference(ref: list[Any], nested: frozenset | set) -> list[Any]:
     name, node, tensor = ref[:3]
-    return [name, node - 1 if name in nested else node, tensor]
+    return [name, node + 1 if name in nested else node, tensor]
 
 
 def _tensors(node: Any) -> list[Mapping[str, Any]]:
@@ -368,7 +369,7 @@ def _functional_shape(
         shapes = [tuple(tensor["shape"]) for tensor in tensors]
     else:
         known = {layer["name"] for layer in converted}
-        refs = _references(body["input_layers"], nested)
+        refs = _references(body["input_layers"])
         inputs = [ref for ref in refs if ref[0] in known]
         outputs = _node(nodes[0], nested)
         config = {"name": "input_shape_of", "layers": converted, "input_layers": inputs,
