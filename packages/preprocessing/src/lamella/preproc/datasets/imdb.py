@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
-
-from lamella.preproc.datasets.sequences import encode, shuffled
-from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
+from lamella.preproc.datasets.sequences import Split, encode, shuffled
+from lamella.preproc.datasets.sources import (
+    KERAS_ORIGIN,
+    Published,
+    read_object_npz,
+    read_word_index,
+)
 
 __all__ = ["get_word_index", "load_data"]
 
@@ -18,8 +19,6 @@ IMDB = Published(
     KERAS_ORIGIN + "imdb.npz", "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
 )
 WORD_INDEX = Published(KERAS_ORIGIN + "imdb_word_index.json", "bfafd718b763782e994055a2d397834f")
-
-Split = tuple[np.ndarray, np.ndarray]
 
 
 def load_data(
@@ -53,6 +52,4 @@ def load_data(
 
 def get_word_index(path: str = "imdb_word_index.json") -> dict[str, int]:
     """The word -> index table (before ``index_from`` is added)."""
-    file, _ = locate(path, WORD_INDEX)
-    with open(file, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_word_index(path, WORD_INDEX)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
-
-from lamella.preproc.datasets.sequences import encode, shuffled
-from lamella.preproc.datasets.sources import KERAS_ORIGIN, Published, locate, read_object_npz
+from lamella.preproc.datasets.sequences import Split, encode, shuffled
+from lamella.preproc.datasets.sources import (
+    KERAS_ORIGIN,
+    Published,
+    read_object_npz,
+    read_word_index,
+)
 
 __all__ = ["get_word_index", "load_data"]
 
@@ -18,8 +19,6 @@ REUTERS = Published(
     KERAS_ORIGIN + "reuters.npz", "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"
 )
 WORD_INDEX = Published(KERAS_ORIGIN + "reuters_word_index.json", "4d44cc38712099c9e383dc6e5f11a921")
-
-Split = tuple[np.ndarray, np.ndarray]
 
 
 def load_data(
@@ -51,6 +50,4 @@ def load_data(
 
 def get_word_index(path: str = "reuters_word_index.json") -> dict[str, int]:
     """The word -> index table (before ``index_from`` is added)."""
-    file, _ = locate(path, WORD_INDEX)
-    with open(file, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_word_index(path, WORD_INDEX)

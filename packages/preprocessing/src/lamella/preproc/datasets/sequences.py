@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 Part = tuple[Sequence[Sequence[int]], np.ndarray]
+#: One split as a loader returns it: an object array of word-index lists, and the labels.
+Split = tuple[np.ndarray, np.ndarray]
 
 
 def shuffled(xs: Sequence[Sequence[int]], labels: np.ndarray, seed: int) -> Part:

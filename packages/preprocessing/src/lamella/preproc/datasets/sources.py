@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,13 @@ def read_object_npz(
         )
     with np.load(file, allow_pickle=True) as archive:
         return {key: archive[key] for key in _checked(archive, keys, file)}
+
+
+def read_word_index(path: str, published: Published) -> dict[str, int]:
+    """A ``get_word_index()`` table: word -> frequency rank, read with ``json.load``."""
+    file, _ = locate(path, published)
+    with open(file, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _checked(archive: Any, keys: tuple[str, ...], file: Path) -> tuple[str, ...]:
