@@ -112,6 +112,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks against a hand-written PyTorch loop (and Keras 3 where installed)."""
-    install(session, *PACKAGES, extra=("keras",) if "--keras" in session.posargs else ())
+    # Keras's ImageDataGenerator transforms images with scipy, which keras does not require.
+    keras = ("keras", "scipy") if "--keras" in session.posargs else ()
+    install(session, *PACKAGES, extra=keras)
     # Each case in its own process; writes bench/RESULTS.md and bench/results.json.
     session.run("python", "bench/run_all.py", *(a for a in session.posargs if a != "--keras"))
