@@ -104,9 +104,12 @@ class _Convolution(SpatialLayer):
 
     def kernel_shape(self, channels: int) -> tuple[int, ...]:
         """The kernel's shape in Keras 1's layout for this ordering."""
-        if self.channels_last:
-            return (*self.kernel_size, channels, self.nb_filter)
-        return (self.nb_filter, channels, *self.kernel_size)
+        return self._keras_layout(self.kernel_size, channels, self.nb_filter)
+
+    def _keras_layout(self, size: tuple[int, ...], stack: int, filters: int) -> tuple[int, ...]:
+        """A kernel's shape as Keras 1 keeps it: 'th' ``(filters, stack, *size)``, 'tf'
+        ``(*size, stack, filters)``; Separable's two kernels follow it as well."""
+        return (*size, stack, filters) if self.channels_last else (filters, stack, *size)
 
     @property
     def fan_ordering(self) -> str:
@@ -199,18 +202,14 @@ class _Convolution(SpatialLayer):
         }
         if self.atrous:
             config["atrous_rate"] = self.atrous_rate
-        if self.rank == 1:
-            config["input_dim"] = self.input_dim
-            config["input_length"] = self.input_length
         return config
 
 
-class Convolution1D(_Convolution):
-    """Convolution over the steps of ``(batch, steps, input_dim)`` sequences.
+class _Convolution1DArguments(_Convolution):
+    """Keras 1's arguments for a window over the steps of ``(batch, steps, input_dim)``.
 
-    The kernel is ``(filter_length, 1, input_dim, nb_filter)``, Keras 1's 2D 'tf' kernel
-    of one column.  Its initializer reads fans as 'th', as Keras 1 does, so glorot scales
-    match Keras (fan_in = input_dim * nb_filter, fan_out = filter_length * that).
+    Convolution1D and LocallyConnected1D take the same ones, ``input_dim`` and
+    ``input_length`` standing for ``input_shape``.
     """
 
     rank = 1
@@ -256,6 +255,22 @@ class Convolution1D(_Convolution):
         )
         self.input_dim = input_dim
         self.input_length = input_length
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "input_length": self.input_length,
+        }
+
+
+class Convolution1D(_Convolution1DArguments):
+    """Convolution over the steps of ``(batch, steps, input_dim)`` sequences.
+
+    The kernel is ``(filter_length, 1, input_dim, nb_filter)``, Keras 1's 2D 'tf' kernel
+    of one column.  Its initializer reads fans as 'th', as Keras 1 does, so glorot scales
+    match Keras (fan_in = input_dim * nb_filter, fan_out = filter_length * that).
+    """
 
     @property
     def fan_ordering(self) -> str:
@@ -314,8 +329,11 @@ class AtrousConvolution1D(Convolution1D):
         self._set_atrous_rate(atrous_rate)
 
 
-class Convolution2D(_Convolution):
-    """Convolution over rows and columns of images, 'th' or 'tf' ordered."""
+class _Convolution2DArguments(_Convolution):
+    """Keras 1's arguments for a window over the rows and columns of images.
+
+    Convolution2D and LocallyConnected2D take the same ones.
+    """
 
     rank = 2
     kernel_names = ("nb_row", "nb_col")
@@ -357,6 +375,10 @@ class Convolution2D(_Convolution):
             bias,
             **kwargs,
         )
+
+
+class Convolution2D(_Convolution2DArguments):
+    """Convolution over rows and columns of images, 'th' or 'tf' ordered."""
 
 
 class AtrousConvolution2D(Convolution2D):
@@ -463,23 +485,20 @@ class SeparableConvolution2D(Convolution2D):
     def build(self, input_shape: Shape) -> None:
         channels = self.channels(input_shape)
         self.depthwise_kernel = self.add_weight(
-            self._layout(self.kernel_size, channels, self.depth_multiplier),
+            self._keras_layout(self.kernel_size, channels, self.depth_multiplier),
             self._kernel_initializer(),
             name="depthwise_kernel",
             regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint,
         )
         self.pointwise_kernel = self.add_weight(
-            self._layout((1, 1), channels * self.depth_multiplier, self.nb_filter),
+            self._keras_layout((1, 1), channels * self.depth_multiplier, self.nb_filter),
             self._kernel_initializer(),
             name="pointwise_kernel",
             regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint,
         )
         self._build_bias()
-
-    def _layout(self, size: tuple[int, ...], stack: int, filters: int) -> tuple[int, ...]:
-        return (*size, stack, filters) if self.channels_last else (filters, stack, *size)
 
     def _convolve(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
@@ -654,9 +673,6 @@ class Convolution3D(_Convolution):
 # -- shape layers: up-sampling, zero-padding, cropping ----------------------------------
 
 
-# -- shape layers: up-sampling, zero-padding, cropping ----------------------------------
-
-
 class _UpSampling(SpatialLayer):
     """Repeats every cell ``factors[i]`` times along spatial axis i (nearest neighbour).
 
@@ -747,15 +763,20 @@ class _Border(SpatialLayer):
         return {**super().get_config(), self.arg_name: getattr(self, self.arg_name)}
 
 
-class ZeroPadding1D(_Border):
+class _ZeroPadding(_Border):
+    """Adds zeros at the ends of the spatial axes; subclasses read Keras's ``padding``."""
+
+    sign = 1
+    arg_name = "padding"
+
+
+class ZeroPadding1D(_ZeroPadding):
     """Zeros before and after the steps of (batch, steps, features) sequences.
 
     ``padding``: an int for both ends, (left, right), or ``{'left_pad', 'right_pad'}``.
     """
 
     rank = 1
-    sign = 1
-    arg_name = "padding"
 
     def __init__(self, padding: Any = 1, **kwargs: Any):
         super().__init__(None, **kwargs)
@@ -765,7 +786,7 @@ class ZeroPadding1D(_Border):
         self.edges = [self.padding]
 
 
-class ZeroPadding2D(_Border):
+class ZeroPadding2D(_ZeroPadding):
     """Zeros around images.
 
     ``padding``: (rows, cols) on both sides, (top, bottom, left, right), or a dict with
@@ -773,8 +794,6 @@ class ZeroPadding2D(_Border):
     """
 
     rank = 2
-    sign = 1
-    arg_name = "padding"
 
     def __init__(self, padding: Any = (1, 1), dim_ordering: str = "default", **kwargs: Any):
         super().__init__(dim_ordering, **kwargs)
@@ -789,12 +808,10 @@ class ZeroPadding2D(_Border):
         self.edges = [(top, bottom), (left, right)]
 
 
-class ZeroPadding3D(_Border):
+class ZeroPadding3D(_ZeroPadding):
     """Zeros on both sides of the three spatial axes: ``padding`` = (dim1, dim2, dim3)."""
 
     rank = 3
-    sign = 1
-    arg_name = "padding"
 
     def __init__(
         self, padding: Sequence[int] = (1, 1, 1), dim_ordering: str = "default", **kwargs: Any

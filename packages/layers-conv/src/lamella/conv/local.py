@@ -14,13 +14,16 @@ Patches come from ``Tensor.unfold`` (views) and meet their weights in one batche
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from lamella.conv.convolutional import _Convolution
-from lamella.conv.spatial import sequence_input, window_output
+from lamella.conv.convolutional import (
+    _Convolution,
+    _Convolution1DArguments,
+    _Convolution2DArguments,
+)
+from lamella.conv.spatial import window_output
 from lamella.engine.topology import Shape
 
 
@@ -70,94 +73,9 @@ class _LocallyConnected(_Convolution):
         return self.activation(y)
 
 
-class LocallyConnected1D(_LocallyConnected):
+class LocallyConnected1D(_LocallyConnected, _Convolution1DArguments):
     """Unshared-weight convolution over the steps of (batch, steps, input_dim) sequences."""
 
-    rank = 1
-    kernel_names = ("filter_length",)
-    stride_name = "subsample_length"
 
-    def __init__(
-        self,
-        nb_filter: int,
-        filter_length: int,
-        init: Any = "glorot_uniform",
-        activation: Any = None,
-        weights: list[Any] | None = None,
-        border_mode: str = "valid",
-        subsample_length: int = 1,
-        W_regularizer: Any = None,
-        b_regularizer: Any = None,
-        activity_regularizer: Any = None,
-        W_constraint: Any = None,
-        b_constraint: Any = None,
-        bias: bool = True,
-        input_dim: int | None = None,
-        input_length: int | None = None,
-        **kwargs: Any,
-    ):
-        sequence_input(kwargs, input_dim, input_length)
-        super().__init__(
-            nb_filter,
-            (filter_length,),
-            subsample_length,
-            None,
-            init,
-            activation,
-            weights,
-            border_mode,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            **kwargs,
-        )
-        self.input_dim = input_dim
-        self.input_length = input_length
-
-
-class LocallyConnected2D(_LocallyConnected):
+class LocallyConnected2D(_LocallyConnected, _Convolution2DArguments):
     """Unshared-weight convolution over rows and columns of images, 'th' or 'tf'."""
-
-    rank = 2
-    kernel_names = ("nb_row", "nb_col")
-    stride_name = "subsample"
-
-    def __init__(
-        self,
-        nb_filter: int,
-        nb_row: int,
-        nb_col: int,
-        init: Any = "glorot_uniform",
-        activation: Any = None,
-        weights: list[Any] | None = None,
-        border_mode: str = "valid",
-        subsample: Sequence[int] = (1, 1),
-        dim_ordering: str = "default",
-        W_regularizer: Any = None,
-        b_regularizer: Any = None,
-        activity_regularizer: Any = None,
-        W_constraint: Any = None,
-        b_constraint: Any = None,
-        bias: bool = True,
-        **kwargs: Any,
-    ):
-        super().__init__(
-            nb_filter,
-            (nb_row, nb_col),
-            subsample,
-            dim_ordering,
-            init,
-            activation,
-            weights,
-            border_mode,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            **kwargs,
-        )
