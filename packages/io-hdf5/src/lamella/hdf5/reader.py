@@ -1,9 +1,9 @@
 """``load_model`` and ``load_weights`` for Keras HDF5 files, through the checks of safety.py.
 
-Loads files written by lamella, by Keras 1.2.2, and by Keras 2 and 3 (converted by
-keras2.py).  Weights are
-paired with layers first (by order or by name), every pair is checked, and only
-then is anything assigned: a failed load leaves the model as it was.
+Loads files written by lamella, by Keras 1.2.2, and by Keras 2 and 3 (converted by the
+keras2 package).  Weights are paired with layers first (by order or by name), every
+pair is checked, and only then is anything assigned: a failed load leaves the model as
+it was.
 """
 
 from __future__ import annotations

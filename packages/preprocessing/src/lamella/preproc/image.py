@@ -129,6 +129,7 @@ def _warp_about_centre(
     fill_mode: str,
     cval: float,
 ) -> np.ndarray:
+    """Warp by ``matrix`` about the image centre, where Keras turns, shears and zooms."""
     centred = transform_matrix_offset_center(matrix, x.shape[row_axis], x.shape[col_axis])
     return apply_transform(x, centred, channel_axis, fill_mode, cval)
 
