@@ -14,6 +14,21 @@ import logging
 import numpy as np
 import pytest
 import torch
+from recurrent_helpers import (
+    IN,
+    MASKS,
+    NP_ACTIVATIONS,
+    B,
+    N,
+    T,
+    fixed_dropout_masks,
+    outputs_and_gradients,
+    random,
+    randomize,
+    run,
+    sigmoid,
+    unroll,
+)
 
 from lamella.engine.topology import Input
 from lamella.models import Sequential, model_from_json
@@ -22,22 +37,9 @@ from lamella.recurrent.wrappers import Bidirectional
 from lamella.regularizers import l2
 from lamella.testing import check_layer
 
-B, T, IN, N = 3, 5, 4, 6
 KERAS_ORDER = [f"{kind}_{gate}" for gate in "zrh" for kind in ("W", "U", "b", "bU")]
 
 # -- the numpy reference ----------------------------------------------------------------
-
-
-def sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": sigmoid,
-    "hard_sigmoid": lambda v: np.clip(0.2 * v + 0.5, 0.0, 1.0),
-    "relu": lambda v: np.maximum(v, 0.0),
-}
 
 
 def reference(
@@ -45,14 +47,12 @@ def reference(
     weights,
     activation="tanh",
     inner_activation="sigmoid",
-    return_sequences=False,
-    go_backwards=False,
-    mask=None,
-    initial=None,
     dropout_W=None,
     dropout_U=None,
+    **options,
 ):
-    """Keras 2/3's reset-after GRU: (output, final h).
+    """Keras 2/3's reset-after GRU: (output, final h); ``options`` (return_sequences,
+    go_backwards, mask) as ``unroll`` takes them.
 
     ``weights`` are the 12 arrays ``W_g, U_g, b_g, bU_g`` for g in z, r, h; the dropout
     masks, {gate: (batch, dim)}, multiply the input / the state seen by each gate.
@@ -60,23 +60,20 @@ def reference(
     (W_z, U_z, b_z, bU_z, W_r, U_r, b_r, bU_r, W_h, U_h, b_h, bU_h) = (
         np.asarray(w, dtype="float64") for w in weights
     )
-    act, sig = ACTIVATIONS[activation], ACTIVATIONS[inner_activation]
+    act, sig = NP_ACTIVATIONS[activation], NP_ACTIVATIONS[inner_activation]
     dw = dropout_W or {"z": 1.0, "r": 1.0, "h": 1.0}
     du = dropout_U or {"z": 1.0, "r": 1.0, "h": 1.0}
     x = np.asarray(x, dtype="float64")
-    h = np.zeros((x.shape[0], U_z.shape[0])) if initial is None else initial
-    outputs = []
-    for t in reversed(range(x.shape[1])) if go_backwards else range(x.shape[1]):
-        x_t = x[:, t]
+
+    def step(x_t, states):
+        h = states[0]
         z = sig((x_t * dw["z"]) @ W_z + b_z + (h * du["z"]) @ U_z + bU_z)
         r = sig((x_t * dw["r"]) @ W_r + b_r + (h * du["r"]) @ U_r + bU_r)
         hh = act((x_t * dw["h"]) @ W_h + b_h + r * ((h * du["h"]) @ U_h + bU_h))
-        new = z * h + (1.0 - z) * hh
-        if mask is not None:  # a masked step keeps h and outputs it again
-            new = np.where(np.asarray(mask, dtype=bool)[:, t, None], new, h)
-        h = new
-        outputs.append(h)
-    return (np.stack(outputs, 1) if return_sequences else outputs[-1]), h
+        return [z * h + (1.0 - z) * hh]
+
+    output, (h,) = unroll(step, x, [np.zeros((x.shape[0], U_z.shape[0]))], **options)
+    return output, h
 
 
 def keras1_reference(x, weights):
@@ -94,22 +91,11 @@ def keras1_reference(x, weights):
 # -- helpers ----------------------------------------------------------------------------
 
 
-def random(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
-
-
 def make(kwargs=None, seed=1, **extra):
     layer = GRU(N, reset_after=True, **(kwargs or {}), **extra)
     layer(Input(shape=(None, IN)))
-    layer.set_weights(
-        [0.5 * random(*w.shape, seed=seed + k) for k, w in enumerate(layer.get_weights())]
-    )
+    randomize(layer, seed)
     return layer
-
-
-def run(layer, x, mask=None):
-    mask = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
-    return layer(torch.as_tensor(x), mask).detach().numpy()
 
 
 def activations_of(kwargs):
@@ -139,13 +125,6 @@ CASES = [
     ({"activation": "relu", "consume_less": "gpu"}, "loop"),
 ]
 CASE_IDS = ["-".join(map(str, kwargs.values())) or "default" for kwargs, _ in CASES]
-MASKS = {
-    "post": [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]],
-    "pre": [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]],
-    "middle": [[0, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 0]],
-    "holes": [[1, 0, 1, 0, 1], [0, 1, 1, 0, 1], [1, 1, 1, 1, 0]],
-    "empty_row": [[0, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]],
-}
 
 
 # -- weights ----------------------------------------------------------------------------
@@ -204,16 +183,11 @@ def test_initial_values_and_the_bias_regularizer():
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize(("kwargs", "path"), CASES, ids=CASE_IDS)
 def test_matches_the_reset_after_equations(kwargs, path, return_sequences, go_backwards):
-    layer = make(kwargs, return_sequences=return_sequences, go_backwards=go_backwards)
+    options = {"return_sequences": return_sequences, "go_backwards": go_backwards}
+    layer = make(kwargs, **options)
     assert layer.path == path
     x = random(B, T, IN)
-    expected, _ = reference(
-        x,
-        layer.get_weights(),
-        **activations_of(kwargs),
-        return_sequences=return_sequences,
-        go_backwards=go_backwards,
-    )
+    expected, _ = reference(x, layer.get_weights(), **activations_of(kwargs), **options)
     np.testing.assert_allclose(run(layer, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -224,16 +198,10 @@ def test_matches_the_reset_after_equations(kwargs, path, return_sequences, go_ba
 @pytest.mark.parametrize("mask_name", sorted(MASKS))
 @pytest.mark.parametrize(("kwargs", "path"), CASES, ids=CASE_IDS)
 def test_masked_steps_keep_the_state(kwargs, path, mask_name, return_sequences, go_backwards):
-    layer = make(kwargs, return_sequences=return_sequences, go_backwards=go_backwards)
+    options = {"return_sequences": return_sequences, "go_backwards": go_backwards}
+    layer = make(kwargs, **options)
     x, mask = random(B, T, IN), MASKS[mask_name]
-    expected, _ = reference(
-        x,
-        layer.get_weights(),
-        **activations_of(kwargs),
-        mask=mask,
-        return_sequences=return_sequences,
-        go_backwards=go_backwards,
-    )
+    expected, _ = reference(x, layer.get_weights(), **activations_of(kwargs), mask=mask, **options)
     np.testing.assert_allclose(run(layer, x, mask), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -246,7 +214,7 @@ def test_embedding_mask_zero_reaches_the_gru():
         ]
     )
     gru = model.layers[1]
-    gru.set_weights([0.5 * random(*w.shape, seed=k) for k, w in enumerate(gru.weights)])
+    randomize(gru, seed=0)
     tokens = np.array([[0, 0, 3, 4, 5], [1, 2, 0, 0, 0], [1, 2, 3, 4, 5], [0, 6, 7, 0, 8]])
     table = model.get_weights()[0]
     expected, _ = reference(
@@ -274,7 +242,7 @@ def test_stateful_batches_continue_one_sequence(kwargs, path):
     )
     layer = model.layers[0]
     assert layer.path == path
-    layer.set_weights([0.5 * random(*w.shape, seed=k) for k, w in enumerate(layer.weights)])
+    randomize(layer, seed=0)
     x = random(B, T, IN)
     first = model.predict(x[:, :3], batch_size=B)
     second = model.predict(x[:, 3:], batch_size=B)
@@ -311,13 +279,8 @@ def test_fused_and_loop_paths_agree(forced_by, mask_name, go_backwards):
     loop.set_weights(fused.get_weights())
     assert (fused.path, loop.path) == ("fused", "loop")
     x = random(B, T, IN)
-    mask = None if mask_name is None else torch.as_tensor(np.asarray(MASKS[mask_name], bool))
-    results = []
-    for layer in (fused, loop):
-        inputs = torch.as_tensor(x).requires_grad_()
-        y = layer(inputs, mask)
-        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
-        results.append([y.detach(), inputs.grad, *(w.grad for w in layer.trainable_weights)])
+    mask = None if mask_name is None else MASKS[mask_name]
+    results = [outputs_and_gradients(layer, x, mask) for layer in (fused, loop)]
     assert len(results[0]) == 6  # output, input, weight_ih, weight_hh, bias, recurrent_bias
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
@@ -350,7 +313,7 @@ def test_reset_after_false_is_keras_1s_gru_unchanged():
     assert plain.reset_after is False and plain.path == "loop"
     assert not hasattr(plain, "recurrent_bias") and len(plain.weights) == 9
     assert "reset_after" not in plain.get_config()
-    plain.set_weights([0.5 * random(*w.shape, seed=k) for k, w in enumerate(plain.weights)])
+    randomize(plain, seed=0)
     x = random(B, T, IN)
     got = run(plain, x)
     np.testing.assert_allclose(got, keras1_reference(x, plain.get_weights()), atol=1e-5)
@@ -382,21 +345,9 @@ def test_dropout_masks(kwargs, path):
     np.testing.assert_allclose(run(layer, x), plain, rtol=1e-5, atol=1e-5)
 
     layer.train()
-    blocks = 1 if kwargs.get("consume_less") == "gpu" else 3
-    rng = np.random.default_rng(5)
-    drawn = {
-        arg: (rng.random((blocks, B, dim)) < 0.6).astype("float32") / 0.6 if arg in kwargs else None
-        for arg, dim in (("dropout_W", IN), ("dropout_U", N))
-    }
-    layer._dropout_masks = lambda x: tuple(
-        None if m is None else torch.as_tensor(m) for m in drawn.values()
-    )
-    # mask block k goes with the Parameters' block k: gates r, z, h
-    as_gates = {
-        arg: None if m is None else {g: m[k % blocks] for k, g in enumerate("rzh")}
-        for arg, m in drawn.items()
-    }
-    expected, _ = reference(x, layer.get_weights(), return_sequences=True, **as_gates)
+    assert layer.gates == "rzh"  # the Parameters' blocks, which the masks' blocks go with
+    masks = fixed_dropout_masks(layer)
+    expected, _ = reference(x, layer.get_weights(), return_sequences=True, **masks)
     np.testing.assert_allclose(run(layer, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -430,7 +381,7 @@ def test_config_json_round_trip():
     )
     assert model.layers[0].get_config()["reset_after"] is True
     assert model.layers[1].backward_layer.reset_after
-    model.set_weights([0.5 * random(*w.shape, seed=k) for k, w in enumerate(model.get_weights())])
+    randomize(model, seed=0)
     rebuilt = model_from_json(model.to_json())
     assert json.loads(rebuilt.to_json()) == json.loads(model.to_json())
     assert [rebuilt.layers[0].path, rebuilt.layers[1].forward_layer.path] == ["fused", "fused"]
@@ -444,7 +395,7 @@ def test_h5_round_trip(tmp_path):
     from lamella.models import load_model
 
     model = Sequential([GRU(N, reset_after=True, input_shape=(T, IN))])
-    model.set_weights([0.5 * random(*w.shape, seed=k) for k, w in enumerate(model.get_weights())])
+    randomize(model, seed=0)
     model.save(tmp_path / "gru.h5")
     loaded = load_model(tmp_path / "gru.h5", compile=False)
     assert loaded.layers[0].reset_after and loaded.layers[0].path == "fused"

@@ -15,6 +15,20 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
+from recurrent_helpers import (
+    IN,
+    MASKS,
+    NP_ACTIVATIONS,
+    B,
+    N,
+    T,
+    fixed_dropout_masks,
+    outputs_and_gradients,
+    random,
+    randomize,
+    run,
+    unroll,
+)
 
 from lamella.engine.topology import Input
 from lamella.engine.training import Model
@@ -25,7 +39,6 @@ from lamella.recurrent.wrappers import Bidirectional, TimeDistributed
 from lamella.regularizers import l1, l2
 from lamella.testing import check_layer
 
-B, T, IN, N = 3, 5, 4, 6
 LAYERS = {"SimpleRNN": SimpleRNN, "GRU": GRU, "LSTM": LSTM}
 DEFAULT_INNER = {"SimpleRNN": None, "GRU": "sigmoid", "LSTM": "sigmoid"}
 
@@ -33,21 +46,6 @@ DEFAULT_INNER = {"SimpleRNN": None, "GRU": "sigmoid", "LSTM": "sigmoid"}
 # -- the references ---------------------------------------------------------------------
 
 
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def hard_sigmoid(x):
-    return np.clip(0.2 * x + 0.5, 0.0, 1.0)
-
-
-NP_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": sigmoid,
-    "hard_sigmoid": hard_sigmoid,
-    "relu": lambda x: np.maximum(x, 0.0),
-    None: None,
-}
 #: Keras 1's per-gate order (cpu/mem) and column-block order (gpu).
 CPU_ORDER = {"SimpleRNN": "h", "GRU": "zrh", "LSTM": "icfo"}
 GPU_ORDER = {"SimpleRNN": "h", "GRU": "zrh", "LSTM": "ifco"}
@@ -99,49 +97,30 @@ def reference(
     weights,
     activation="tanh",
     inner_activation="default",
-    return_sequences=False,
-    go_backwards=False,
-    mask=None,
-    initial=None,
     dropout_W=None,
     dropout_U=None,
+    **options,
 ):
-    """Keras 1's recurrence: (output, final states); dropout masks as {gate: (b, dim)}."""
+    """Keras 1's recurrence: (output, final states); dropout masks as {gate: (b, dim)},
+    ``options`` (return_sequences, go_backwards, mask) as ``unroll`` takes them."""
     step, count = STEPS[kind]
     if inner_activation == "default":
         inner_activation = DEFAULT_INNER[kind]
     p = by_gate(kind, weights)
     x = np.asarray(x, dtype="float64")
     n = p["h" if kind != "LSTM" else "i"][1].shape[0]
-    states = list(initial) if initial is not None else [np.zeros((x.shape[0], n))] * count
     dw = dropout_W or defaultdict(lambda: 1.0)
     du = dropout_U or defaultdict(lambda: 1.0)
     act, inner = NP_ACTIVATIONS[activation], NP_ACTIVATIONS[inner_activation]
-    outputs = []
-    for t in reversed(range(x.shape[1])) if go_backwards else range(x.shape[1]):
-        new = step(p, x[:, t], states, act, inner, dw, du)
-        output = new[0]
-        if mask is not None:
-            keep = np.asarray(mask, dtype=bool)[:, t, None]
-            output = np.where(keep, output, states[0])
-            new = [np.where(keep, a, s) for a, s in zip(new, states, strict=True)]
-        states = new
-        outputs.append(output)
-    return (np.stack(outputs, 1) if return_sequences else outputs[-1]), states
+    return unroll(
+        lambda x_t, states: step(p, x_t, states, act, inner, dw, du),
+        x,
+        [np.zeros((x.shape[0], n))] * count,
+        **options,
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def random(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
-
-
-def randomize(layer, seed=1):
-    """Random weights (biases too), in whatever layout the layer speaks."""
-    layer.set_weights(
-        [0.5 * random(*w.shape, seed=seed + k) for k, w in enumerate(layer.get_weights())]
-    )
 
 
 def make(kind, kwargs, seed=1, **extra):
@@ -149,11 +128,6 @@ def make(kind, kwargs, seed=1, **extra):
     layer(Input(shape=(None, IN)))
     randomize(layer, seed)
     return layer
-
-
-def run(layer, x, mask=None):
-    mask = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
-    return layer(torch.as_tensor(x), mask).detach().numpy()
 
 
 def activations_of(kind, kwargs):
@@ -177,13 +151,6 @@ CASES = [
 CASE_IDS = [f"{kind}-{'-'.join(map(str, kw.values())) or 'default'}" for kind, kw, _ in CASES]
 FUSED = [case for case in CASES if case[2] == "fused"]
 FUSED_IDS = [i for i, case in zip(CASE_IDS, CASES, strict=True) if case[2] == "fused"]
-MASKS = {
-    "post": [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]],
-    "pre": [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]],
-    "middle": [[0, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 1, 1, 1, 0]],
-    "holes": [[1, 0, 1, 0, 1], [0, 1, 1, 0, 1], [1, 1, 1, 1, 0]],
-    "empty_row": [[0, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]],
-}
 
 
 # -- numbers ----------------------------------------------------------------------------
@@ -193,17 +160,11 @@ MASKS = {
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize(("kind", "kwargs", "path"), CASES, ids=CASE_IDS)
 def test_matches_keras_equations(kind, kwargs, path, return_sequences, go_backwards):
-    layer = make(kind, kwargs, return_sequences=return_sequences, go_backwards=go_backwards)
+    options = {"return_sequences": return_sequences, "go_backwards": go_backwards}
+    layer = make(kind, kwargs, **options)
     assert layer.path == path
     x = random(B, T, IN)
-    expected, _ = reference(
-        kind,
-        x,
-        layer.get_weights(),
-        **activations_of(kind, kwargs),
-        return_sequences=return_sequences,
-        go_backwards=go_backwards,
-    )
+    expected, _ = reference(kind, x, layer.get_weights(), **activations_of(kind, kwargs), **options)
     np.testing.assert_allclose(run(layer, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -216,16 +177,11 @@ def test_matches_keras_equations(kind, kwargs, path, return_sequences, go_backwa
 def test_masked_steps_carry_state_and_output(
     kind, kwargs, path, mask_name, return_sequences, go_backwards
 ):
-    layer = make(kind, kwargs, return_sequences=return_sequences, go_backwards=go_backwards)
+    options = {"return_sequences": return_sequences, "go_backwards": go_backwards}
+    layer = make(kind, kwargs, **options)
     x, mask = random(B, T, IN), MASKS[mask_name]
     expected, _ = reference(
-        kind,
-        x,
-        layer.get_weights(),
-        **activations_of(kind, kwargs),
-        mask=mask,
-        return_sequences=return_sequences,
-        go_backwards=go_backwards,
+        kind, x, layer.get_weights(), **activations_of(kind, kwargs), mask=mask, **options
     )
     np.testing.assert_allclose(run(layer, x, mask), expected, rtol=1e-5, atol=1e-5)
 
@@ -252,13 +208,8 @@ def test_fused_and_loop_paths_agree(kind, kwargs, path, mask_name):
     loop.set_weights(fused.get_weights())
     assert (fused.path, loop.path) == ("fused", "loop")
     x = random(B, T, IN)
-    mask = None if mask_name is None else torch.as_tensor(np.asarray(MASKS[mask_name], bool))
-    results = []
-    for layer in (fused, loop):
-        inputs = torch.as_tensor(x).requires_grad_()
-        y = layer(inputs, mask)
-        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
-        results.append([y.detach(), inputs.grad, *(w.grad for w in layer.trainable_weights)])
+    mask = None if mask_name is None else MASKS[mask_name]
+    results = [outputs_and_gradients(layer, x, mask) for layer in (fused, loop)]
     for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
@@ -429,20 +380,8 @@ def test_dropout_masks_per_gate_per_sequence(kind, kwargs, path):
     np.testing.assert_allclose(run(layer, x), plain, rtol=1e-5, atol=1e-5)
 
     layer.train()
-    blocks = 1 if kwargs.get("consume_less") == "gpu" else len(layer.gates)
-    rng = np.random.default_rng(5)
-    drawn = {
-        arg: (rng.random((blocks, B, dim)) < 0.6).astype("float32") / 0.6 if arg in kwargs else None
-        for arg, dim in (("dropout_W", IN), ("dropout_U", N))
-    }
-    layer._dropout_masks = lambda x: tuple(
-        None if m is None else torch.as_tensor(m) for m in drawn.values()
-    )
-    as_gates = {
-        arg: None if m is None else {g: m[k % blocks] for k, g in enumerate(layer.gates)}
-        for arg, m in drawn.items()
-    }
-    expected, _ = reference(kind, x, layer.get_weights(), return_sequences=True, **as_gates)
+    masks = fixed_dropout_masks(layer)
+    expected, _ = reference(kind, x, layer.get_weights(), return_sequences=True, **masks)
     np.testing.assert_allclose(run(layer, x), expected, rtol=1e-5, atol=1e-5)
 
 
