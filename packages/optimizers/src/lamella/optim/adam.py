@@ -11,6 +11,7 @@ import torch
 from lamella.optim.base import (
     Hyperparameter,
     KerasOptimizer,
+    Slots,
     Tensors,
     check_number,
     ema_of_square,
@@ -39,7 +40,7 @@ class _AdamFamily(KerasOptimizer):
         super().__init__(lr=lr, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
-        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+        self.epsilon = epsilon
 
 
 class Adam(_AdamFamily):
@@ -64,16 +65,8 @@ class Adam(_AdamFamily):
         super().__init__(lr, beta_1, beta_2, epsilon, **kwargs)
         self.use_decay(decay)
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
-        t = iterations + 1
         lr_t = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         torch._foreach_lerp_(state["ms"], grads, 1.0 - beta_1)
         ema_of_square(state["vs"], grads, beta_2)
@@ -103,16 +96,9 @@ class Adamax(_AdamFamily):
         super().__init__(lr, beta_1, beta_2, epsilon, **kwargs)
         self.use_decay(decay)
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         beta_1 = float(self.beta_1)
-        lr_t = lr / (1.0 - beta_1 ** (iterations + 1))
+        lr_t = lr / (1.0 - beta_1**t)
         torch._foreach_lerp_(state["ms"], grads, 1.0 - beta_1)
         norms = state["us"]
         torch._foreach_mul_(norms, float(self.beta_2))
@@ -149,16 +135,8 @@ class Nadam(_AdamFamily):
     def _momentum_cache(self, t: float) -> float:
         return float(self.beta_1) * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
-        t = iterations + 1
         mu_t, mu_next = self._momentum_cache(t), self._momentum_cache(t + 1)
         self.m_schedule *= mu_t
         schedule_next = self.m_schedule * mu_next

@@ -9,14 +9,28 @@ import torch
 from lamella.optim.base import (
     Hyperparameter,
     KerasOptimizer,
+    Slots,
     Tensors,
-    check_number,
     ema_of_square,
     sqrt_plus,
 )
 
 
-class RMSprop(KerasOptimizer):
+class _RunningAverage(KerasOptimizer):
+    """RMSprop and Adadelta: both keep ``a = rho * a + (1 - rho) * g**2`` and share arguments."""
+
+    config_keys = ("lr", "rho", "decay", "epsilon")
+
+    rho = Hyperparameter(0.0, 1.0)
+
+    def __init__(self, lr: float, rho: float, epsilon: float, decay: float, **kwargs: Any) -> None:
+        super().__init__(lr=lr, **kwargs)
+        self.use_decay(decay)
+        self.rho = rho
+        self.epsilon = epsilon
+
+
+class RMSprop(_RunningAverage):
     """Divides the step by a running root mean square of the gradient.
 
     ``p -= lr * g / (sqrt(a) + epsilon)`` with ``a = rho * a + (1 - rho) * g**2``;
@@ -24,9 +38,6 @@ class RMSprop(KerasOptimizer):
     """
 
     slot_names = ("accumulators",)
-    config_keys = ("lr", "rho", "decay", "epsilon")
-
-    rho = Hyperparameter(0.0, 1.0)
 
     def __init__(
         self,
@@ -36,19 +47,9 @@ class RMSprop(KerasOptimizer):
         decay: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(lr=lr, **kwargs)
-        self.use_decay(decay)
-        self.rho = rho
-        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+        super().__init__(lr, rho, epsilon, decay, **kwargs)
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         averages = state["accumulators"]
         ema_of_square(averages, grads, float(self.rho))
         torch._foreach_addcdiv_(params, grads, sqrt_plus(averages, self.epsilon), value=-lr)
@@ -69,22 +70,15 @@ class Adagrad(KerasOptimizer):
     ) -> None:
         super().__init__(lr=lr, **kwargs)
         self.use_decay(decay)
-        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+        self.epsilon = epsilon
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         sums = state["accumulators"]
         torch._foreach_addcmul_(sums, grads, grads)
         torch._foreach_addcdiv_(params, grads, sqrt_plus(sums, self.epsilon), value=-lr)
 
 
-class Adadelta(KerasOptimizer):
+class Adadelta(_RunningAverage):
     """Scales the gradient by the ratio of running RMS of past steps and of gradients.
 
     ``u = g * sqrt(d + epsilon) / sqrt(a + epsilon)``; ``p -= lr * u``; epsilon is
@@ -93,9 +87,6 @@ class Adadelta(KerasOptimizer):
     """
 
     slot_names = ("accumulators", "delta_accumulators")
-    config_keys = ("lr", "rho", "decay", "epsilon")
-
-    rho = Hyperparameter(0.0, 1.0)
 
     def __init__(
         self,
@@ -105,19 +96,9 @@ class Adadelta(KerasOptimizer):
         decay: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(lr=lr, **kwargs)
-        self.use_decay(decay)
-        self.rho = rho
-        self.epsilon = check_number(self, "epsilon", epsilon, 0.0)
+        super().__init__(lr, rho, epsilon, decay, **kwargs)
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         rho = float(self.rho)
         averages, deltas = state["accumulators"], state["delta_accumulators"]
         ema_of_square(averages, grads, rho)

@@ -17,6 +17,7 @@ import torch
 from lamella.engine.optimizer import Optimizer, Params, hyperparameter
 
 Tensors = list[torch.Tensor]
+Slots = dict[str, Tensors]  # one list per slot name, aligned with the parameters stepped
 
 
 def check_number(
@@ -71,6 +72,13 @@ class Hyperparameter:
             current.fill_(number)
 
 
+class PlainHyperparameter(Hyperparameter):
+    """A hyperparameter Keras 1 keeps as a Python float (``epsilon``): checked, never a tensor."""
+
+    def __set__(self, obj: object, value: float) -> None:
+        obj.__dict__[self.name] = check_number(obj, self.name, value, self.low, self.high)
+
+
 class KerasOptimizer(Optimizer):
     """Base of the Keras 1 optimizers.
 
@@ -87,7 +95,8 @@ class KerasOptimizer(Optimizer):
     saves_iterations = False
     counts_always = False
 
-    decay = Hyperparameter()
+    decay = Hyperparameter()  # set by use_decay: Nadam has none
+    epsilon = PlainHyperparameter()  # SGD has none
 
     def __init__(
         self,
@@ -102,7 +111,7 @@ class KerasOptimizer(Optimizer):
                 check_number(self, name, value, 0.0)
         self.lr = check_number(self, "lr", lr, 0.0)
         self.initial_decay = 0.0
-        self._slots: dict[str, Tensors] = {name: [] for name in self.slot_names}
+        self._slots: Slots = {name: [] for name in self.slot_names}
         self._index: dict[int, int] = {}
 
     def use_decay(self, decay: float) -> None:
@@ -123,22 +132,19 @@ class KerasOptimizer(Optimizer):
         lr = float(self.lr)
         if self.initial_decay > 0:
             lr /= 1.0 + float(self.decay) * iterations
-        self.update(params, grads, self._slots_of(params), lr, iterations)
+        self.update(params, grads, self._slots_of(params), lr, iterations + 1)
         if self.counts_always or self.initial_decay > 0:
             self.iterations.add_(1)
 
-    def update(
-        self,
-        params: Params,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
-        """Apply the rule in place: ``lr`` is already decayed, ``iterations`` is pre-step."""
+    def update(self, params: Params, grads: Tensors, state: Slots, lr: float, t: float) -> None:
+        """Apply the rule in place.
+
+        ``lr`` is already decayed; ``t`` is the step being taken counted from 1
+        (``iterations + 1``), the exponent of Keras 1's bias corrections.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement update")
 
-    def _slots_of(self, params: Params) -> dict[str, Tensors]:
+    def _slots_of(self, params: Params) -> Slots:
         """The state of ``params``: all of it unless some parameters got no gradient."""
         if len(params) == len(self.params):
             return self._slots

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamella.optim.base import Hyperparameter, KerasOptimizer, Tensors
+from lamella.optim.base import Hyperparameter, KerasOptimizer, Slots, Tensors
 
 
 class SGD(KerasOptimizer):
@@ -40,14 +40,7 @@ class SGD(KerasOptimizer):
             )
         self.nesterov = bool(nesterov)
 
-    def update(
-        self,
-        params: Tensors,
-        grads: Tensors,
-        state: dict[str, Tensors],
-        lr: float,
-        iterations: float,
-    ) -> None:
+    def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         momentum = float(self.momentum)
         velocities = state["moments"]
         torch._foreach_mul_(velocities, momentum)
