@@ -6,7 +6,12 @@ and Keras 3 (torch backend) with the same network where it is importable.  Keras
 much slower per sample, so it gets fewer samples per round (``--keras-samples``);
 throughputs and ratios are per sample, so that is fair.
 
-    python bench/bench_mlp.py [--rounds 25] [--samples 8192] [--json out.json]
+With ``--jit`` a second lamella model, compiled with ``jit_compile=True`` (the forward
+pass and loss through ``torch.compile``), is timed against the same eager loop: the
+issue's GPU goal is that it beats the eager loop.  ``--device`` defaults to CUDA when
+torch sees a GPU; Keras 3 always runs on the CPU.
+
+    python bench/bench_mlp.py [--rounds 25] [--samples 8192] [--device cuda] [--jit]
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ EPS = 1e-7
 BATCH = 128
 
 
-def lamella_model() -> Sequential:
+def lamella_model(device: str, jit_compile: bool = False) -> Sequential:
     model = Sequential(
         [
             Dense(64, input_dim=784),
@@ -42,7 +47,8 @@ def lamella_model() -> Sequential:
         optimizer=torch.optim.RMSprop(model.parameters(), lr=1e-3),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
-        device="cpu",
+        device=device,
+        jit_compile=jit_compile,
     )
     return model
 
@@ -81,8 +87,8 @@ def keras_model(keras):
 class Crossentropy:
     """Keras's crossentropy on softmax outputs; sums loss and accuracy as fit's logs do."""
 
-    def __init__(self):
-        self.total = torch.zeros(2)
+    def __init__(self, device: str):
+        self.total = torch.zeros(2, device=device)
 
     def __call__(self, probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         probs = (probs / probs.sum(-1, keepdim=True)).clamp(EPS, 1 - EPS)
@@ -96,24 +102,25 @@ class Crossentropy:
 def torch_predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
+        return torch.cat([model(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).cpu().numpy()
 
 
 def main() -> None:
-    args = parser(__doc__, rounds=25, samples=8192, keras_samples=2048).parse_args()
-    bench = Bench("MLP 784-64-64-10", args)
+    options = parser(__doc__, rounds=25, samples=8192, keras_samples=2048, device=True)
+    options.add_argument("--jit", action="store_true", help="also time jit_compile=True")
+    args = options.parse_args()
+    device = args.device
+    bench = Bench(f"MLP 784-64-64-10 on {device}", args)
     rng = np.random.default_rng(0)
     x_np = rng.random((args.samples, 784), dtype=np.float32)
     y_np = np.eye(10, dtype=np.float32)[rng.integers(10, size=args.samples)]
-    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
-    ours, theirs = lamella_model(), torch_model()
+    x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+    ours, theirs = lamella_model(device), torch_model().to(device)
     optimizer = torch.optim.RMSprop(theirs.parameters(), lr=1e-3)
     keras = bench.keras()
 
-    fit = [
-        lamella_fit(ours, x_np, y_np, BATCH),
-        torch_fit(theirs, optimizer, Crossentropy(), x, y, BATCH),
-    ]
+    eager_loop = torch_fit(theirs, optimizer, Crossentropy(device), x, y, BATCH)
+    fit = [lamella_fit(ours, x_np, y_np, BATCH), eager_loop]
     predict = [
         Contender("lamella", functools.partial(ours.predict, x_np, batch_size=BATCH), len(x)),
         Contender("torch", functools.partial(torch_predict, theirs, x), len(x)),
@@ -123,8 +130,12 @@ def main() -> None:
         fit.append(keras_fit(model, x_np, y_np, BATCH, args.keras_samples))
         run = functools.partial(model.predict, few, batch_size=BATCH, verbose=0)
         predict.append(Contender("keras", run, len(few)))
-    bench.compare("MLP fit", fit, goal=0.95)
-    bench.compare("MLP predict", predict, goal=0.95)
+    bench.compare("MLP fit", fit, goal=0.95, device=device)
+    bench.compare("MLP predict", predict, goal=0.95, device=device)
+    if args.jit:
+        compiled = lamella_fit(lamella_model(device, jit_compile=True), x_np, y_np, BATCH)
+        goal = 1.0 if device.startswith("cuda") else None  # the issue sets it for GPUs
+        bench.compare("MLP fit (jit_compile)", [compiled, eager_loop], goal=goal, device=device)
     bench.finish()
 
 
