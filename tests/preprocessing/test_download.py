@@ -165,13 +165,18 @@ def test_a_corrupted_cached_file_is_fetched_again(server, cache):
     assert len(server.requests) == 2 and (cache / "data.bin").read_bytes() == PAYLOAD
 
 
-def test_untar_unpacks_beside_the_archive(server, cache):
+def tar_gz(member: str, payload: bytes) -> bytes:
+    """A gzipped tar archive holding one file ``member``."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("batches/readme.txt")
-        info.size = 5
-        tar.addfile(info, io.BytesIO(b"hello"))
-    server.files["/batches.tar.gz"] = buffer.getvalue()
+        info = tarfile.TarInfo(member)
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def test_untar_unpacks_beside_the_archive(server, cache):
+    server.files["/batches.tar.gz"] = tar_gz("batches/readme.txt", b"hello")
     folder = get_file("batches", server.url + "/batches.tar.gz", untar=True)
     assert (cache / "batches.tar.gz").exists()
     assert (download.Path(folder) / "readme.txt").read_bytes() == b"hello"
@@ -181,12 +186,7 @@ def test_untar_unpacks_beside_the_archive(server, cache):
 def test_untar_refuses_members_that_leave_the_cache(server, cache, monkeypatch, python_filter):
     if not python_filter:  # as on a Python without tarfile's extraction filters
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("../escaped.txt")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"bad"))
-    server.files["/evil.tar.gz"] = buffer.getvalue()
+    server.files["/evil.tar.gz"] = tar_gz("../escaped.txt", b"bad")
     with pytest.raises(tarfile.TarError):
         get_file("evil", server.url + "/evil.tar.gz", untar=True)
     assert not (cache.parent / "escaped.txt").exists()
