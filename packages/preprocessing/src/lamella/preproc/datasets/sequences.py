@@ -32,7 +32,7 @@ def encode(
     start_char: int | None,
     oov_char: int | None,
     index_from: int,
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> list[Split]:
     """Each part's ``(sequences, labels)`` after Keras's steps; sequences as an object array.
 
     ``maxlen`` filters each part on its own. ``nb_words=None`` means Keras's bound: the
