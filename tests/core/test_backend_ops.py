@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lamella import backend as K
+from lamella.backend import state
 
 EPS = 1e-7  # Keras's (and lamella's) default epsilon
 
@@ -32,11 +33,12 @@ def np_softmax(x):
 @pytest.fixture
 def restore_settings():
     """Lets a test change floatx, image_dim_ordering or the learning phase."""
-    saved = K.floatx(), K.image_dim_ordering(), K.learning_phase()
+    saved = K.floatx(), K.image_dim_ordering(), dict(vars(state._phase))
     yield
     K.set_floatx(saved[0])
     K.set_image_dim_ordering(saved[1])
-    K.set_learning_phase(saved[2])
+    vars(state._phase).clear()
+    vars(state._phase).update(saved[2])
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ def test_binary_accuracy_rounds_half_to_even(shape):
     t = RNG.integers(0, 2, size=shape).astype(np.float32)
     p = RNG.choice([0.0, 0.2, 0.5, 0.51, 0.9, 1.0, 1.5], size=shape).astype(np.float32)
     out = metrics.binary_accuracy(*tensors(t, p))
-    # 0.5 rounds to 0 and 1.5 to 2 (banker's rounding, as TF and Theano do).
-    np.testing.assert_allclose(out.numpy(), np.mean(t == np.round(p), axis=-1))
+    # 0.5 rounds to 0 and 1.5 to 2 (banker's rounding, as TF and Theano do); one scalar for
+    # the batch, the mean over every sample and timestep, as Keras 1's metric returns.
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), np.mean(t == np.round(p)), rtol=1e-6)
 
 
 def test_categorical_accuracy_compares_argmax_first_maximum_wins():
@@ -36,8 +38,9 @@ def test_categorical_accuracy_compares_argmax_first_maximum_wins():
     )
     out = metrics.categorical_accuracy(*tensors(t, p))
     expected = (np.argmax(t, axis=-1) == np.argmax(p, axis=-1)).astype(float)
-    np.testing.assert_array_equal(out.numpy(), expected)
     np.testing.assert_array_equal(expected, [1, 0, 1, 0, 1])
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), 0.6, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +52,8 @@ def test_sparse_categorical_accuracy_matches_argmax(pred_shape, target_shape):
     index.flat[:2] = np.argmax(p, axis=-1).flat[:2]  # some hits for sure
     y_true = torch.from_numpy(index.reshape(target_shape).astype(np.float32))
     out = metrics.sparse_categorical_accuracy(y_true, torch.from_numpy(p))
-    np.testing.assert_array_equal(out.numpy(), (np.argmax(p, axis=-1) == index).astype(float))
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), np.mean(np.argmax(p, axis=-1) == index), rtol=1e-6)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 6, 7])
@@ -59,15 +63,16 @@ def test_top_k_accuracy_matches_sorted_ranking(k):
     out = metrics.top_k_categorical_accuracy(*tensors(np.eye(6)[target], p), k=k)
     top_k = np.argsort(-p, axis=-1)[:, :k]
     expected = [target[i] in top_k[i] for i in range(20)]
-    np.testing.assert_array_equal(out.numpy(), np.array(expected, dtype=float))
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), np.mean(expected), rtol=1e-6)
 
 
 def test_top_k_accuracy_default_k_is_5_and_ties_count_as_hits():
     t, p = tensors(np.eye(7)[[6, 6]], [[1, 1, 1, 1, 1, 0.5, 0.5], [1, 1, 1, 1, 1, 1, 0.5]])
     # Row 0: five classes score higher than the target, row 1: six.
-    np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(t, p).numpy(), [0, 0])
+    assert metrics.top_k_categorical_accuracy(t, p).item() == 0.0
     t, p = tensors(np.eye(7)[[0, 5]], [[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 0]])
-    np.testing.assert_array_equal(metrics.top_k_categorical_accuracy(t, p).numpy(), [1, 1])
+    assert metrics.top_k_categorical_accuracy(t, p).item() == 1.0
 
 
 @pytest.mark.parametrize("k", [0, -1, 2.0, True])
@@ -158,10 +163,30 @@ def test_accuracies_reject_mismatched_shapes():
         metrics.binary_accuracy(torch.zeros(4), torch.zeros(4, 1))
 
 
-def test_losses_are_metrics_under_the_same_objects():
-    for name, aliases in losses.BUILTINS.items():
-        assert getattr(metrics, name) is getattr(losses, name)
-        assert metrics.BUILTINS[name] == aliases
+@pytest.mark.parametrize("name", sorted(losses.BUILTINS))
+def test_every_loss_is_a_metric_of_its_batch_mean(name):
+    """Keras 1's metrics module has each loss as a scalar: the mean over the batch."""
+    shape = (6, 4)
+    if name == "sparse_categorical_crossentropy":
+        p = RNG.dirichlet(np.ones(4), size=6).astype(np.float32)
+        t = RNG.integers(0, 4, size=(6, 1)).astype(np.float32)
+    else:
+        p = RNG.uniform(0.05, 0.95, size=shape).astype(np.float32)
+        t = RNG.integers(0, 2, size=shape).astype(np.float32)
+    loss, metric = getattr(losses, name), getattr(metrics, name)
+    out = metric(*tensors(t, p))
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), loss(*tensors(t, p)).numpy().mean(), rtol=1e-6)
+    assert metric.__name__ == name
+    assert metrics.BUILTINS[name] == losses.BUILTINS[name]
+    for alias in losses.BUILTINS[name]:
+        assert getattr(metrics, alias) is metric
+        assert metrics.get(alias) is metric
+
+
+def test_squared_error_metric_is_the_mean_over_every_cell():
+    t, p = tensors([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]], [[0.5, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    assert metrics.mse(t, p).item() == pytest.approx((0.25 + 1 + 1) / 6)
 
 
 def test_fmeasure_aliases():

@@ -252,7 +252,7 @@ class PhaseProbe(Layer):
         self.seen = []
 
     def call(self, x, mask=None):
-        self.seen.append((K.learning_phase(), self.training))
+        self.seen.append((int(K.learning_phase()), self.training))
         return x
 
 

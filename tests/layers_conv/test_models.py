@@ -392,7 +392,7 @@ ERRORS = [
     ),
     (
         lambda: Sequential(
-            [Cropping2D(((2, 2), (0, 0)), dim_ordering="tf", input_shape=(4, 4, 1), name="k")]
+            [Cropping2D(((3, 2), (0, 0)), dim_ordering="tf", input_shape=(4, 4, 1), name="k")]
         ),
         r"Cropping2D k: input spatial size \(4, 4\) is too small",
     ),

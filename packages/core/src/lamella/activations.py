@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from lamella.plugins import resolve
+from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
 
 
 def linear(x: torch.Tensor) -> torch.Tensor:

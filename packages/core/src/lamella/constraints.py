@@ -15,6 +15,7 @@ import torch
 
 from lamella.backend.config import epsilon
 from lamella.plugins import resolve
+from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
 
 Axis = int | Sequence[int]
 

@@ -1,5 +1,10 @@
 """Keras 1 weight initializers: ``f(shape, name=None, dim_ordering='th')`` -> Parameter.
 
+Layers call every initializer, built-in or custom, through :func:`initial_value`:
+``init(shape, name=...)`` as Keras 1 does (convolutions bind ``dim_ordering=``
+first, when the initializer takes it).  A custom one may return a Parameter, a
+tensor, a numpy array or nested lists.
+
 Scales follow Keras 1.2.2 (including ``orthogonal``'s gain of 1.1 and its fan
 rules for convolution kernels), so a model gets weights of the same
 distribution as under Keras.  Random numbers come from torch's global
@@ -9,6 +14,7 @@ generator: ``torch.manual_seed`` makes them repeatable.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -179,3 +185,53 @@ def get(identifier: Any, **kwargs: Any) -> Callable[..., torch.nn.Parameter]:
     if not callable(found):
         raise TypeError(f"init must be a name or a callable, got {identifier!r}")
     return functools.partial(found, **kwargs) if kwargs else found
+
+
+def _accepts(init: Callable[..., Any], keyword: str) -> bool | None:
+    """Whether ``init`` takes ``keyword``; None when its signature cannot be read."""
+    try:
+        parameters = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return any(
+        p.kind is p.VAR_KEYWORD
+        or (p.name == keyword and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for p in parameters
+    )
+
+
+def with_dim_ordering(init: Callable[..., Any], dim_ordering: str) -> Callable[..., Any]:
+    """``init`` with a kernel's ``dim_ordering`` bound, if it takes one.
+
+    Keras 1's convolutions always bind it; lamella's initializers read fans by it,
+    and a custom ``lambda shape, name: ...`` without it serves convolutions too.
+    """
+    if _accepts(init, "dim_ordering"):
+        return functools.partial(init, dim_ordering=dim_ordering)
+    return init
+
+
+def initial_value(init: Callable[..., Any], shape: Shape, name: str, where: str) -> torch.Tensor:
+    """The first value of weight ``name`` (of shape ``shape``), drawn by ``init``.
+
+    Called as Keras 1 calls initializers, ``init(shape, name=name)``; ``where``
+    names the layer in errors.  A Parameter of floatx comes back as it is, any
+    other tensor, array or nested list as a tensor of floatx.
+    """
+    dims = tuple(int(s) for s in shape)
+    if _accepts(init, "name") is False:
+        raise TypeError(
+            f"{where}: the initializer of {name} must accept (shape, name=None), as Keras 1 "
+            f"calls it; got {getattr(init, '__name__', init)!r}{inspect.signature(init)}"
+        )
+    value = init(dims, name=name)
+    if not (isinstance(value, torch.nn.Parameter) and value.dtype == torch_dtype()):
+        if isinstance(value, torch.Tensor):
+            value = value.detach()
+        value = torch.as_tensor(value, dtype=torch_dtype())
+    if tuple(value.shape) != dims:
+        raise ValueError(
+            f"{where}: the initializer of {name} returned shape {tuple(value.shape)}, "
+            f"expected {dims}"
+        )
+    return value

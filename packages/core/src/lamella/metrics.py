@@ -1,13 +1,15 @@
 """Keras 1 metrics: accuracies, batch-wise precision/recall/F-scores, and every loss.
 
-Accuracies return one value per sample (the training loop averages them);
-the precision-style metrics are computed over the whole batch and return a
-scalar, as Keras 1.2.2 does, so their epoch value is a mean of batch values.
-The losses double as metrics and are reported under their own ``__name__``.
+Every metric returns one scalar for the batch, as Keras 1.2.2's do: accuracies and
+losses their mean over the batch (every sample and timestep), the precision-style
+metrics a value computed over the whole batch.  The training loop weights each
+batch's value by its size, so an epoch's accuracy is the mean over its samples.
+Each loss is also a metric of the same name (its batch mean).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,51 +17,26 @@ import torch
 
 from lamella import losses
 from lamella.backend.config import epsilon
-from lamella.losses import (  # noqa: F401  (the losses are metrics too)
-    KLD,
-    MAE,
-    MAPE,
-    MSE,
-    MSLE,
-    _class_indices,
-    _targets,
-    binary_crossentropy,
-    categorical_crossentropy,
-    cosine,
-    cosine_proximity,
-    hinge,
-    kld,
-    kullback_leibler_divergence,
-    mae,
-    mape,
-    mean_absolute_error,
-    mean_absolute_percentage_error,
-    mean_squared_error,
-    mean_squared_logarithmic_error,
-    mse,
-    msle,
-    poisson,
-    sparse_categorical_crossentropy,
-    squared_hinge,
-)
+from lamella.losses import _class_indices, _targets
 from lamella.plugins import resolve
+from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
 
 
 def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """Predictions are rounded half to even, as Keras's backends round."""
     y_true = _targets("binary_accuracy", y_true, y_pred)
-    return (y_true == y_pred.round()).to(y_pred.dtype).mean(dim=-1)
+    return (y_true == y_pred.round()).to(y_pred.dtype).mean()
 
 
 def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """Ties go to the first maximal class, in targets and predictions alike."""
     y_true = _targets("categorical_accuracy", y_true, y_pred)
-    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).to(y_pred.dtype)
+    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).to(y_pred.dtype).mean()
 
 
 def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     index = _class_indices("sparse_categorical_accuracy", y_true, y_pred)
-    return (index == y_pred.argmax(dim=-1)).to(y_pred.dtype)
+    return (index == y_pred.argmax(dim=-1)).to(y_pred.dtype).mean()
 
 
 def top_k_categorical_accuracy(
@@ -75,7 +52,7 @@ def top_k_categorical_accuracy(
     y_true = _targets("top_k_categorical_accuracy", y_true, y_pred)
     target = y_true.argmax(dim=-1, keepdim=True)
     higher = (y_pred > y_pred.gather(-1, target)).sum(dim=-1)
-    return (higher < k).to(y_pred.dtype)
+    return (higher < k).to(y_pred.dtype).mean()
 
 
 def _count_positives(x: torch.Tensor) -> torch.Tensor:
@@ -127,6 +104,32 @@ def fmeasure(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 
 
 fscore = f1score = fmeasure
+
+
+def _batch_mean(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[..., Any]:
+    """A loss as Keras 1's metric of that name: the mean of its per-sample values."""
+
+    @functools.wraps(loss)
+    def metric(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return loss(y_true, y_pred).mean()
+
+    metric.__module__ = __name__
+    metric.__qualname__ = loss.__name__
+    return metric
+
+
+mean_squared_error = mse = MSE = _batch_mean(losses.mean_squared_error)
+mean_absolute_error = mae = MAE = _batch_mean(losses.mean_absolute_error)
+mean_absolute_percentage_error = mape = MAPE = _batch_mean(losses.mean_absolute_percentage_error)
+mean_squared_logarithmic_error = msle = MSLE = _batch_mean(losses.mean_squared_logarithmic_error)
+squared_hinge = _batch_mean(losses.squared_hinge)
+hinge = _batch_mean(losses.hinge)
+binary_crossentropy = _batch_mean(losses.binary_crossentropy)
+categorical_crossentropy = _batch_mean(losses.categorical_crossentropy)
+sparse_categorical_crossentropy = _batch_mean(losses.sparse_categorical_crossentropy)
+kullback_leibler_divergence = kld = KLD = _batch_mean(losses.kullback_leibler_divergence)
+poisson = _batch_mean(losses.poisson)
+cosine_proximity = cosine = _batch_mean(losses.cosine_proximity)
 
 BUILTINS: dict[str, tuple[str, ...]] = {
     "binary_accuracy": (),

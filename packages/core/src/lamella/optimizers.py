@@ -14,10 +14,37 @@ import torch
 
 from lamella.engine.optimizer import Optimizer, TorchOptimizer
 from lamella.plugins import registry, registry_facade
+from lamella.utils.generic_utils import (
+    custom_objects_in_effect,
+    get_custom_objects,
+    get_from_module,
+)
 
 __getattr__, __dir__ = registry_facade(__name__, "optimizers", globals())
 
-__all__ = ["Optimizer", "TorchOptimizer", "get", "optimizer_from_config"]
+__all__ = [
+    "Optimizer",
+    "TorchOptimizer",
+    "clip_norm",
+    "get",
+    "get_custom_objects",
+    "get_from_module",
+    "optimizer_from_config",
+]
+
+
+def clip_norm(g: torch.Tensor, c: float, n: torch.Tensor | float) -> torch.Tensor:
+    """``g`` scaled by ``c / n`` when the norm ``n`` reaches ``c > 0`` (Keras 1's ``clipnorm``).
+
+    ``n`` is the global norm of all gradients, so every gradient is scaled by the
+    same factor; ``c <= 0`` means no clipping.
+    """
+    if not isinstance(g, torch.Tensor):
+        raise TypeError(f"clip_norm: g must be a torch.Tensor, got {type(g).__name__}")
+    if c <= 0:
+        return g
+    norm = torch.as_tensor(n, dtype=g.dtype, device=g.device)
+    return torch.where(norm >= c, g * (c / norm), g)
 
 
 def optimizer_from_config(
@@ -25,8 +52,9 @@ def optimizer_from_config(
 ) -> Optimizer:
     """An optimizer from Keras's ``{"class_name": ..., "config": {...}}``."""
     name = config["class_name"]
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
+    objects = custom_objects_in_effect(custom_objects)
+    if name in objects:
+        cls = objects[name]
     elif name == "TorchOptimizer":
         cls = TorchOptimizer
     else:
@@ -34,8 +62,12 @@ def optimizer_from_config(
     return cls.from_config(dict(config.get("config", {})))
 
 
-def get(identifier: Any) -> Optimizer:
-    """An optimizer from a name, a config, a lamella optimizer or a torch.optim one."""
+def get(identifier: Any, kwargs: Mapping[str, Any] | None = None) -> Optimizer:
+    """An optimizer from a name, a config, a lamella optimizer or a torch.optim one.
+
+    A name is looked up in the custom objects, then in the registry, and built
+    with ``kwargs`` (``get('sgd', {'lr': 0.1})``).
+    """
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, torch.optim.Optimizer) or (
@@ -45,7 +77,11 @@ def get(identifier: Any) -> Optimizer:
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, str):
-        return registry("optimizers").get(identifier)()
+        objects = custom_objects_in_effect()
+        found = (
+            objects[identifier] if identifier in objects else registry("optimizers").get(identifier)
+        )
+        return found(**(kwargs or {}))
     if isinstance(identifier, Mapping):
         return optimizer_from_config(identifier)
     raise TypeError(

@@ -13,6 +13,23 @@ from typing import Any
 import torch
 
 from lamella.plugins import resolve
+from lamella.utils.generic_utils import get_from_module
+
+__all__ = [
+    "ActivityRegularizer",
+    "EigenvalueRegularizer",
+    "L1L2Regularizer",
+    "Regularizer",
+    "WeightRegularizer",
+    "activity_l1",
+    "activity_l1l2",
+    "activity_l2",
+    "get",
+    "get_from_module",
+    "l1",
+    "l1l2",
+    "l2",
+]
 
 
 class Regularizer:
@@ -65,6 +82,47 @@ class L1L2Regularizer(Regularizer):
 
 WeightRegularizer = ActivityRegularizer = L1L2Regularizer
 
+#: Power-method steps Keras 1 takes to find the dominant eigenvector.
+_POWER_STEPS = 9
+
+
+class EigenvalueRegularizer(Regularizer):
+    """``k * sqrt(largest eigenvalue of W^T W)``: a penalty on a 2D weight's spectral norm.
+
+    As in Keras 1, the eigenvalue is the Rayleigh quotient of ``C = W^T W`` at
+    ``C^9 · 1`` (nine steps of the power method from a vector of ones), so the
+    penalty and its gradient are those of Keras's formula.  Each step is
+    normalised, which leaves the quotient unchanged but keeps large weights from
+    overflowing.
+    """
+
+    def __init__(self, k: float) -> None:
+        if isinstance(k, bool) or not isinstance(k, numbers.Real):
+            raise TypeError(f"EigenvalueRegularizer: k must be a number, got {k!r}")
+        self.k = float(k)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        _require_tensor(self, x)
+        if x.dim() != 2:
+            raise ValueError(
+                "EigenvalueRegularizer: only 2D weights (a Dense kernel) can be regularized, "
+                f"got a tensor of shape {tuple(x.shape)}"
+            )
+        covariance = x.T @ x
+        vector = covariance.new_ones(covariance.shape[0], 1)
+        for _ in range(_POWER_STEPS):
+            vector = covariance @ vector
+            vector = vector / vector.norm().clamp_min(torch.finfo(vector.dtype).tiny)
+        tiny = torch.finfo(vector.dtype).tiny
+        eigenvalue = (vector.T @ covariance @ vector).squeeze() / vector.square().sum().clamp_min(
+            tiny
+        )
+        # Clamped above 0 so that all-zero weights get a zero gradient, not sqrt's infinite one.
+        return self.k * eigenvalue.clamp_min(tiny).sqrt()
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k}
+
 
 def l1(l: float = 0.01) -> L1L2Regularizer:
     return L1L2Regularizer(l1=l)
@@ -83,6 +141,7 @@ activity_l1, activity_l2, activity_l1l2 = l1, l2, l1l2
 
 BUILTINS: dict[str, tuple[str, ...]] = {
     "Regularizer": (),
+    "EigenvalueRegularizer": (),
     "L1L2Regularizer": ("WeightRegularizer", "ActivityRegularizer"),
     "l1": ("activity_l1",),
     "l2": ("activity_l2",),

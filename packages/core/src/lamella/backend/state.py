@@ -17,20 +17,38 @@ def learning_phase() -> int:
     return getattr(_phase, "value", 0)
 
 
+def learning_phase_is_fixed() -> bool:
+    """Whether the user fixed the phase with ``K.set_learning_phase`` (then Keras 1's
+    ``K.learning_phase()`` is that number rather than a placeholder)."""
+    return getattr(_phase, "fixed", False)
+
+
 def set_learning_phase(value: int) -> None:
-    if value not in (0, 1):
+    """Fix the learning phase for everything that follows, as Keras 1's function does."""
+    _set(value)
+    _phase.fixed = True
+
+
+def unfix_learning_phase() -> None:
+    """Back to the placeholder: the phase follows training and evaluation again."""
+    _phase.fixed = False
+
+
+def _set(value: int) -> None:
+    if isinstance(value, bool) or value not in (0, 1):
         raise ValueError(f"learning phase must be 0 or 1, got {value!r}")
-    _phase.value = value
+    _phase.value = int(value)
 
 
 @contextlib.contextmanager
 def learning_phase_scope(value: int) -> Iterator[None]:
+    """Run the block in phase ``value`` (the engine's own switch: it fixes nothing)."""
     previous = learning_phase()
-    set_learning_phase(value)
+    _set(value)
     try:
         yield
     finally:
-        set_learning_phase(previous)
+        _set(previous)
 
 
 def get_uid(prefix: str = "") -> int:

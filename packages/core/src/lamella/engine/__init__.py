@@ -4,7 +4,15 @@ from lamella.engine.container import Container
 from lamella.engine.merge import Merge, merge
 from lamella.engine.optimizer import Optimizer, TorchOptimizer
 from lamella.engine.sequential import Sequential
-from lamella.engine.topology import Input, InputLayer, InputSpec, KerasTensor, Layer, Node
+from lamella.engine.topology import (
+    Input,
+    InputLayer,
+    InputSpec,
+    KerasTensor,
+    Layer,
+    Node,
+    get_source_inputs,
+)
 from lamella.engine.training import Model
 
 __all__ = [
@@ -20,5 +28,6 @@ __all__ = [
     "Optimizer",
     "Sequential",
     "TorchOptimizer",
+    "get_source_inputs",
     "merge",
 ]

@@ -12,10 +12,12 @@ from typing import Any
 
 import torch
 
+from lamella.engine.operation import GradientOperation
 from lamella.engine.topology import (
     InputLayer,
     KerasTensor,
     Layer,
+    LearningPhaseInput,
     Node,
     Shape,
     to_list,
@@ -48,12 +50,19 @@ def _walk(outputs: list[KerasTensor]) -> tuple[dict[Node, int], list[Node]]:
         elif depth[node] >= level:
             return
         depth[node] = level
-        for inbound in node.input_tensors:
+        for inbound in node.inbound_tensors:
             visit(inbound, level + 1, path | {id(node)})
 
     for tensor in outputs:
         visit(tensor, 0, frozenset())
     return depth, order
+
+
+def _requiring_grad(value: torch.Tensor) -> torch.Tensor:
+    """``value`` as a tensor that gradients can be taken by (a fresh leaf if it was none)."""
+    if value.requires_grad or not value.is_floating_point():
+        return value
+    return value.detach().requires_grad_()
 
 
 class Container(Layer):
@@ -108,6 +117,8 @@ class Container(Layer):
         self._nodes = nodes
         self._plan = self._make_plan(nodes)
         self._masked = any(t.masked for node in nodes for t in node.output_tensors)
+        # Masks or gradients in the graph: run the full path, which handles both.
+        self._full_path = self._masked or bool(self._grad_slots)
         self._has_activity = any(
             layer.activity_regularizer is not None or getattr(layer, "_has_activity", False)
             for layer in layers
@@ -118,31 +129,40 @@ class Container(Layer):
         slots: dict[int, int] = {id(t): i for i, t in enumerate(self.inputs)}
         plan: list[Step] = []
         for node in nodes:
-            if isinstance(node.outbound_layer, InputLayer):
+            layer = node.outbound_layer
+            if isinstance(layer, InputLayer):
                 tensor = node.output_tensors[0]
-                if id(tensor) not in slots:
+                if id(tensor) in slots:
+                    continue
+                if not isinstance(layer, LearningPhaseInput):
                     raise ValueError(
                         f"Graph disconnected: model {self.name} needs a value for "
                         f"{tensor.layer.name}, which is not among its inputs "
                         f"{[t.layer.name for t in self.inputs]}"
                     )
-                continue
-            inputs = tuple(slots[id(t)] for t in node.input_tensors)
+            inputs = tuple(slots[id(t)] for t in node.inbound_tensors)
             outputs = []
             for tensor in node.output_tensors:
                 slots[id(tensor)] = len(slots)
                 outputs.append(slots[id(tensor)])
             plan.append(
                 Step(
-                    node.outbound_layer,
+                    layer,
                     inputs,
                     tuple(outputs),
-                    many_inputs=len(node.input_tensors) > 1,
+                    many_inputs=len(node.inbound_tensors) != 1,
                     many_outputs=len(node.output_tensors) > 1,
                 )
             )
+        self._slot_of = slots
         self._output_slots = tuple(slots[id(t)] for t in self.outputs)
         self._slot_count = len(slots)
+        self._grad_slots = frozenset(
+            slot
+            for step in plan
+            if isinstance(step.layer, GradientOperation)
+            for slot in step.inputs[1:]
+        )
         return plan
 
     # -- properties ---------------------------------------------------------------------
@@ -153,6 +173,62 @@ class Container(Layer):
 
     def _sublayers(self) -> list[Layer]:
         return self._layers
+
+    @property
+    def input(self) -> Any:
+        """The input tensor, or the list of them (Keras 1's ``model.input``)."""
+        return unpack_singleton(self.inputs)
+
+    @property
+    def output(self) -> Any:
+        return unpack_singleton(self.outputs)
+
+    @property
+    def input_layers_node_indices(self) -> list[int]:
+        return [t.node_index for t in self.inputs]
+
+    @property
+    def input_layers_tensor_indices(self) -> list[int]:
+        return [t.tensor_index for t in self.inputs]
+
+    @property
+    def output_layers_node_indices(self) -> list[int]:
+        return [t.node_index for t in self.outputs]
+
+    @property
+    def output_layers_tensor_indices(self) -> list[int]:
+        return [t.tensor_index for t in self.outputs]
+
+    @property
+    def losses(self) -> list[Any]:  # type: ignore[override]
+        """Every layer's extra losses for the calls this model makes, and its own."""
+        return self._collect("get_losses_for", "losses")
+
+    @losses.setter
+    def losses(self, value: Any) -> None:
+        Layer.losses.fset(self, value)
+
+    @property
+    def updates(self) -> list[Any]:  # type: ignore[override]
+        """Every layer's ``(variable, new_value)`` updates for the calls this model makes."""
+        return self._collect("get_updates_for", "updates")
+
+    @updates.setter
+    def updates(self, value: Any) -> None:
+        Layer.updates.fset(self, value)
+
+    def _collect(self, per_inputs: str, everything: str) -> list[Any]:
+        found = [item for group in self._extra(f"_added_{everything}").values() for item in group]
+        own = {id(node) for node in self._nodes}
+        for layer in self._layers:
+            if len(layer.inbound_nodes) == 1:
+                found += getattr(layer, everything)
+                continue
+            for node in layer.inbound_nodes:
+                if id(node) in own and node.inbound_tensors:
+                    found += getattr(layer, per_inputs)(node.inbound_tensors)
+            found += getattr(layer, per_inputs)(None)
+        return found
 
     @property
     def input_layers(self) -> list[Layer]:
@@ -227,12 +303,6 @@ class Container(Layer):
     def count_params(self) -> int:
         return sum(int(w.numel()) for w in self.weights)
 
-    def penalties(self) -> list[torch.Tensor]:
-        found = []
-        for layer in self._layers:
-            found.extend(layer.penalties())
-        return found
-
     def _weight_layers(self) -> list[Layer]:
         """The layers whose weights get/set_weights list, in Keras's order."""
         return self._layers
@@ -272,7 +342,12 @@ class Container(Layer):
         """A container is built from its graph; nothing to do."""
 
     def get_output_shape_for(self, input_shape: Any) -> Any:
-        shapes = to_list(input_shape) if isinstance(input_shape, list) else [input_shape]
+        """The output shapes for inputs of ``input_shape``, found layer by layer."""
+        shapes = (
+            [tuple(s) for s in input_shape]
+            if isinstance(input_shape, list)
+            else [tuple(input_shape)]
+        )
         own = self.internal_input_shapes
         for got, expected in zip(shapes, own, strict=False):
             if len(got) != len(expected) or any(
@@ -280,7 +355,24 @@ class Container(Layer):
                 for e, g in zip(expected[1:], got[1:], strict=False)
             ):
                 raise ValueError(f"Model {self.name} expects inputs of shape {own}, got {shapes}")
-        return unpack_singleton(self.internal_output_shapes)
+        if shapes == [tuple(s) for s in own]:
+            return unpack_singleton(self.internal_output_shapes)
+        known: list[Any] = [None] * self._slot_count
+        known[: len(shapes)] = shapes
+        for step in self._plan:
+            if isinstance(step.layer, InputLayer):
+                result = step.layer.batch_input_shape
+            else:
+                x = [known[i] for i in step.inputs] if step.many_inputs else known[step.inputs[0]]
+                result = step.layer.get_output_shape_for(x)
+            results = result if step.many_outputs else [result]
+            for index, shape in zip(step.outputs, results, strict=True):
+                known[index] = tuple(shape)
+        return unpack_singleton([known[i] for i in self._output_slots])
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        """None per output: a model's outputs carry no mask out of it (see ``output_masked``)."""
+        return unpack_singleton([None] * len(self.outputs))
 
     def output_masked(self, inputs_masked: list[bool]) -> bool:
         return False
@@ -291,7 +383,7 @@ class Container(Layer):
             raise ValueError(
                 f"Model {self.name} expects {len(self.inputs)} input(s), got {len(values)}"
             )
-        if self._masked:
+        if self._full_path:
             return unpack_singleton(self.run_masked(values)[0])
         return unpack_singleton(self.run(values))
 
@@ -315,11 +407,21 @@ class Container(Layer):
                     self._activity_penalties.append(step.layer.activity_regularizer(value))
         return [slots[i] for i in self._output_slots]
 
-    def run_masked(self, inputs: list[torch.Tensor]) -> tuple[list[Any], list[Any]]:
-        """Outputs and their masks, for graphs where a mask can flow."""
-        slots: list[Any] = [None] * self._slot_count
+    def run_masked(
+        self, inputs: list[torch.Tensor], keep: list[Any] | None = None
+    ) -> tuple[list[Any], list[Any]]:
+        """Outputs and their masks, for graphs where a mask can flow or gradients are taken.
+
+        The values that a ``K.gradients`` in the graph differentiates by are made to
+        require grad as they appear; ``keep``, a list, receives every slot's value.
+        """
+        slots: list[Any] = [None] * self._slot_count if keep is None else keep
+        slots[:] = [None] * self._slot_count
         masks: list[Any] = [None] * self._slot_count
         slots[: len(inputs)] = inputs
+        grad_slots = self._grad_slots
+        for index in grad_slots.intersection(range(len(inputs))):
+            slots[index] = _requiring_grad(slots[index])
         collect = self._has_activity
         if collect:
             self._activity_penalties = []
@@ -340,6 +442,9 @@ class Container(Layer):
                     slots[index], masks[index] = value, value_mask
             else:
                 slots[step.outputs[0]], masks[step.outputs[0]] = y, out_mask
+            if grad_slots:
+                for index in grad_slots.intersection(step.outputs):
+                    slots[index] = _requiring_grad(slots[index])
             if collect and layer.activity_regularizer is not None:
                 for value in to_list(y):
                     self._activity_penalties.append(layer.activity_regularizer(value))

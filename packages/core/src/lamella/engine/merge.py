@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -213,7 +214,14 @@ class Merge(Layer):
         config.pop("trainable", None)
         branches = config.pop("layers", None)
         if branches:
-            config["layers"] = [layer_from_config(b, custom_objects) for b in branches]
+            # A branch merged with itself (Merge([left, left])) is saved once per use:
+            # equal configs name the same layers, so they are rebuilt as one branch.
+            built: dict[str, Layer] = {}
+            for branch in branches:
+                key = json.dumps(branch, sort_keys=True, default=str)
+                if key not in built:
+                    built[key] = layer_from_config(branch, custom_objects)
+            config["layers"] = [built[json.dumps(b, sort_keys=True, default=str)] for b in branches]
         return cls(**config)
 
 

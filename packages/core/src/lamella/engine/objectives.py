@@ -139,9 +139,17 @@ def build_objectives(
     if metrics is None:
         metrics = []
     if isinstance(metrics, Mapping):
-        per_output = _per_output(metrics, output_names, "metrics")
-    else:
+        per_output = [
+            [wanted] if isinstance(wanted, str) or callable(wanted) else wanted
+            for wanted in _per_output(metrics, output_names, "metrics")
+        ]
+    elif isinstance(metrics, (list, tuple)):
         per_output = [metrics] * len(output_names)
+    else:
+        raise TypeError(
+            "compile: metrics must be a list (metrics=['accuracy']) or a dict by output name "
+            f"(metrics={{'output': 'accuracy'}}), got {metrics!r}"
+        )
     for objective, wanted in zip(objectives, per_output, strict=True):
         for metric in wanted or []:
             if metric in ("accuracy", "acc"):
@@ -180,6 +188,12 @@ def deduplicate(names: list[str]) -> list[str]:
     return result
 
 
+def _batch_value(part: Any) -> torch.Tensor:
+    """A metric's value for a batch: a scalar as it is, per-sample values averaged."""
+    value = torch.as_tensor(part)
+    return value.float().mean() if value.dim() else value
+
+
 def compute(
     objectives: Sequence[OutputObjective],
     outputs: Sequence[torch.Tensor],
@@ -206,6 +220,6 @@ def compute(
             for spec in objective.metrics:
                 result = spec.fn(y_true, y_pred.detach())
                 parts = [result[k] for k in spec.keys] if spec.keys else [result]
-                values.extend(torch.as_tensor(part).float().mean() for part in parts)
+                values.extend(_batch_value(part) for part in parts)
         vector = torch.stack([v.reshape(()).float() for v in values])
     return total, vector

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lamella.plugins import Serializer, serializer_for
+from lamella.utils.generic_utils import custom_objects_in_effect
 
 
 def serializer_doing(action: str, filepath: str | os.PathLike[str]) -> Serializer:
@@ -33,8 +34,10 @@ def load_model(
     """A model from a file written by ``model.save`` (or by Keras, where the format can).
 
     ``safe_mode=True`` refuses to run code stored in the file (a Lambda's
-    function); only the caller, never the file, can turn it off.
+    function); only the caller, never the file, can turn it off.  Custom layers,
+    losses and metrics come from ``custom_objects``, then from the global custom
+    objects (``custom_object_scope``).
     """
     return serializer_doing("load_model", filepath).load_model(
-        os.fspath(filepath), custom_objects, compile, safe_mode
+        os.fspath(filepath), custom_objects_in_effect(custom_objects), compile, safe_mode
     )

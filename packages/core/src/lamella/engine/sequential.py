@@ -11,27 +11,8 @@ from lamella.backend.state import get_uid
 from lamella.engine.container import Container
 from lamella.engine.merge import Merge
 from lamella.engine.serialization import layer_from_config, layer_to_config
-from lamella.engine.topology import Input, InputLayer, KerasTensor, Layer
+from lamella.engine.topology import Input, KerasTensor, Layer, get_source_inputs
 from lamella.engine.training import Model
-
-
-def _graph_inputs(output: KerasTensor) -> list[KerasTensor]:
-    """The Input tensors an output depends on, in the order a depth-first walk meets them."""
-    found: list[KerasTensor] = []
-    seen: set[int] = set()
-
-    def visit(tensor: KerasTensor) -> None:
-        node = tensor.layer.inbound_nodes[tensor.node_index]
-        if isinstance(tensor.layer, InputLayer):
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                found.append(tensor)
-            return
-        for inbound in node.input_tensors:
-            visit(inbound)
-
-    visit(output)
-    return found
 
 
 class Sequential(Model):
@@ -90,7 +71,7 @@ class Sequential(Model):
             )
         self._stack.append(layer)
         self._stack_outputs.append(output)
-        self._set_graph(_graph_inputs(output), [output])
+        self._set_graph(get_source_inputs(output), [output])
 
     def _first_output(self, layer: Layer) -> KerasTensor:
         if layer.inbound_nodes:  # a Merge of branches, or a model with its own inputs
@@ -125,11 +106,11 @@ class Sequential(Model):
         output = self._stack_outputs.pop()
         node = layer.inbound_nodes[output.node_index]
         layer.inbound_nodes.remove(node)
-        for inbound in node.input_tensors:
+        for inbound in node.inbound_tensors:
             if node in inbound.layer.outbound_nodes:
                 inbound.layer.outbound_nodes.remove(node)
         if self._stack:
-            self._set_graph(_graph_inputs(self._stack_outputs[-1]), [self._stack_outputs[-1]])
+            self._set_graph(get_source_inputs(self._stack_outputs[-1]), [self._stack_outputs[-1]])
         else:
             for name in list(self._modules):
                 del self._modules[name]
@@ -153,6 +134,12 @@ class Sequential(Model):
         for entry in config:
             model.add(layer_from_config(entry, custom_objects))
         return model
+
+    def build(self, input_shape: Any = None) -> None:
+        """Nothing to do once layers are added (each is built by ``add``); as in Keras 1,
+        ``build()`` takes no argument and refuses an empty model."""
+        if not self._stack:
+            raise TypeError(f"Sequential.build: model {self.name} is empty; add layers first")
 
     def _weight_layers(self) -> list[Layer]:
         return self.flattened_layers

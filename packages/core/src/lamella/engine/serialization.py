@@ -16,6 +16,7 @@ import yaml
 
 from lamella.engine.container import Container
 from lamella.plugins import registry
+from lamella.utils.generic_utils import loading_custom_objects
 
 #: The Keras version whose file formats lamella writes.
 KERAS_VERSION = "1.2.2"
@@ -54,20 +55,23 @@ def layer_to_config(layer: Any) -> dict[str, Any]:
 def layer_from_config(
     config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
 ) -> Any:
-    """A layer (or model) rebuilt from ``{"class_name", "config"}``."""
+    """A layer (or model) rebuilt from ``{"class_name", "config"}``.
+
+    Names are looked up in ``custom_objects``, then in the custom objects of
+    ``lamella.utils.generic_utils`` (``custom_object_scope``), then in the registry;
+    ``custom_objects`` stay visible to every lookup the rebuild makes.
+    """
     if "class_name" not in config or "config" not in config:
         raise ValueError(
             f"A layer config must have the keys 'class_name' and 'config', got {sorted(config)}"
         )
     name = config["class_name"]
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
-    else:
-        cls = registry("layers").get(name)
-    from_config = cls.from_config
-    if "custom_objects" in from_config.__code__.co_varnames:
-        return from_config(config["config"], custom_objects=custom_objects)
-    return from_config(config["config"])
+    with loading_custom_objects(custom_objects) as objects:
+        cls = objects[name] if name in objects else registry("layers").get(name)
+        from_config = cls.from_config
+        if "custom_objects" in from_config.__code__.co_varnames:
+            return from_config(config["config"], custom_objects=objects)
+        return from_config(config["config"])
 
 
 def _first_call(layer: Any) -> int:
@@ -88,7 +92,7 @@ def _node_positions(model: Any) -> dict[int, int]:
     for layer in model._layers:
         count = _first_call(layer)
         for node in layer.inbound_nodes:
-            if id(node) in own or not node.input_tensors:
+            if id(node) in own or not node.inbound_tensors:
                 positions[id(node)] = count
                 count += 1
     return positions
@@ -106,9 +110,9 @@ def container_config(model: Any) -> dict[str, Any]:
     layers = []
     for layer in model._layers:
         inbound = [
-            [reference(t) for t in node.input_tensors]
+            [reference(t) for t in node.inbound_tensors]
             for node in layer.inbound_nodes
-            if id(node) in own and node.input_tensors
+            if id(node) in own and node.inbound_tensors
         ]
         layers.append(
             {

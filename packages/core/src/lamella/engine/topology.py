@@ -9,6 +9,7 @@ on a ``torch.Tensor`` it computes.  Each symbolic call is recorded as a
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 from lamella.backend.config import floatx
-from lamella.backend.state import get_uid
+from lamella.backend.state import get_uid, learning_phase
+from lamella.backend.symbolic import SymbolicTensor
 
 Shape = tuple[int | None, ...]
 
@@ -31,15 +33,20 @@ def unpack_singleton(xs: Sequence[Any]) -> Any:
     return xs[0] if len(xs) == 1 else list(xs)
 
 
-class KerasTensor:
+class KerasTensor(SymbolicTensor):
     """A symbolic tensor: its shape (batch first, ``None`` where unknown) and origin.
 
     ``masked`` records whether a mask may travel with it (after
     ``Embedding(mask_zero=True)`` or ``Masking``), so layers that cannot take a
     mask are reported when the model is built, not at the first batch.
+
+    Backend functions, torch functions and Python operators applied to it record graph
+    nodes (:mod:`lamella.engine.operation`): ``K.mean(t)``, ``t[:, 0] * 2``, ``t > 0``.
+    ``==`` stays identity, as for any Python object, so tensors can be looked up in lists.
     """
 
     __slots__ = ("dtype", "layer", "masked", "node_index", "shape", "tensor_index")
+    __array_ufunc__ = None  # numpy defers to the operators below: array * tensor records
 
     def __init__(
         self,
@@ -76,13 +83,134 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor {self.name} shape={self.shape} dtype={self.dtype}>"
 
+    def __iter__(self) -> Any:
+        raise TypeError(
+            f"{self.name} is symbolic and cannot be iterated; index it (t[:, 0]) or use "
+            "backend functions"
+        )
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        from lamella.engine.operation import apply
+
+        return apply(func, args, kwargs or {})
+
+    def __getitem__(self, index: Any) -> Any:
+        return _operate("getitem", self, index)
+
+    def __add__(self, other: Any) -> Any:
+        return _operate("add", self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return _operate("add", other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return _operate("subtract", self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return _operate("subtract", other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return _operate("multiply", self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return _operate("multiply", other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return _operate("divide", self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return _operate("divide", other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return _operate("floor_divide", self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return _operate("floor_divide", other, self)
+
+    def __mod__(self, other: Any) -> Any:
+        return _operate("mod", self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return _operate("mod", other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return _operate("power", self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return _operate("power", other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return _operate("matmul", self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return _operate("matmul", other, self)
+
+    def __and__(self, other: Any) -> Any:
+        return _operate("logical_and", self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return _operate("logical_and", other, self)
+
+    def __or__(self, other: Any) -> Any:
+        return _operate("logical_or", self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return _operate("logical_or", other, self)
+
+    def __xor__(self, other: Any) -> Any:
+        return _operate("logical_xor", self, other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return _operate("logical_xor", other, self)
+
+    def __lt__(self, other: Any) -> Any:
+        return _operate("less", self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return _operate("less_equal", self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return _operate("greater", self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return _operate("greater_equal", self, other)
+
+    def __neg__(self) -> Any:
+        return _operate("negative", self)
+
+    def __pos__(self) -> Any:
+        return _operate("positive", self)
+
+    def __abs__(self) -> Any:
+        return _operate("absolute", self)
+
+    def __invert__(self) -> Any:
+        return _operate("invert", self)
+
+
+def _operate(name: str, *args: Any) -> Any:
+    from lamella.engine.operation import operate
+
+    return operate(name, *args)
+
+
+def _inputs_key(inputs: Any) -> tuple[int, ...] | None:
+    """Keras's key for "depends on these inputs": their identities (None: on nothing)."""
+    return None if inputs is None else tuple(id(t) for t in to_list(inputs))
+
 
 def is_symbolic(x: Any) -> bool:
     return any(isinstance(t, KerasTensor) for t in to_list(x))
 
 
 class Node:
-    """One call of ``outbound_layer`` on symbolic tensors."""
+    """One call of ``outbound_layer`` on symbolic tensors.
+
+    ``inbound_tensors`` are the graph's edges, the tensors the call consumed (none for an
+    ``Input``); ``input_tensors`` is Keras's view, where an ``Input``'s node lists its own
+    tensor.
+    """
 
     def __init__(
         self,
@@ -91,12 +219,24 @@ class Node:
         output_tensors: list[KerasTensor],
     ):
         self.outbound_layer = outbound_layer
-        self.input_tensors = input_tensors
+        self.inbound_tensors = input_tensors
         self.output_tensors = output_tensors
 
     @property
+    def input_tensors(self) -> list[KerasTensor]:
+        return self.inbound_tensors or self.output_tensors
+
+    @property
     def inbound_layers(self) -> list[Layer]:
-        return [t.layer for t in self.input_tensors]
+        return [t.layer for t in self.inbound_tensors]
+
+    @property
+    def node_indices(self) -> list[int]:
+        return [t.node_index for t in self.inbound_tensors]
+
+    @property
+    def tensor_indices(self) -> list[int]:
+        return [t.tensor_index for t in self.inbound_tensors]
 
     @property
     def input_shapes(self) -> list[Shape]:
@@ -151,6 +291,21 @@ class Layer(nn.Module):
     ``call(x, mask=None)`` for the maths, and ``get_output_shape_for(input_shape)``
     when the shape changes.  Attributes may be set before ``super().__init__``.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A layer's ``build`` marks it built, so a layer built by hand
+        (``layer.build(shape)``, as Keras 1 code does) is not built again when called."""
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+
+            @functools.wraps(build)
+            def build_and_mark(self: Layer, *args: Any, **kw: Any) -> None:
+                build(self, *args, **kw)
+                self.built = True
+
+            build_and_mark._marks_built = True  # type: ignore[attr-defined]
+            cls.build = build_and_mark  # type: ignore[method-assign]
 
     def __init__(self, **kwargs: Any):
         unknown = set(kwargs) - _LAYER_KWARGS
@@ -226,6 +381,10 @@ class Layer(nn.Module):
             return None
         return mask
 
+    def output_dtypes(self, count: int) -> list[str]:
+        """The dtypes of the symbolic outputs: floatx, unless a layer knows better."""
+        return [floatx()] * count
+
     def output_masked(self, inputs_masked: list[bool]) -> bool:
         """Whether a mask may leave this layer, given which inputs may carry one.
 
@@ -260,8 +419,12 @@ class Layer(nn.Module):
         from lamella import initializers, regularizers
 
         key = name or f"weight_{len(self._trainable_weights) + len(self._non_trainable_weights)}"
-        init = initializers.get(initializer)
-        value = init(tuple(int(s) for s in shape), name=f"{self.name}_{key}")
+        value = initializers.initial_value(
+            initializers.get(initializer),
+            shape,
+            f"{self.name}_{key}",
+            f"{type(self).__name__} {self.name}",
+        )
         if trainable:
             weight = value if isinstance(value, nn.Parameter) else nn.Parameter(value)
             weight.requires_grad_(self._trainable)
@@ -322,15 +485,32 @@ class Layer(nn.Module):
 
     @property
     def trainable(self) -> bool:
+        """Keras's flag: whether a model compiled from now on trains this layer's weights.
+
+        As in Keras 1, a model's flag leaves its layers' own flags alone, and models
+        compiled earlier keep the weights they were compiled with.  ``requires_grad``
+        follows at once, for torch code around the layer: a weight requires grad when
+        this layer and every layer on a path from here down to it are trainable.
+        """
         return self._trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
+        from lamella.engine.trainability import flags_changed
+
         self._trainable = bool(value)
-        for weight in self._trainable_weights:
-            weight.requires_grad_(self._trainable)
-        for layer in self._sublayers():
-            layer.trainable = value
+        reached: list[torch.Tensor] = []
+        switched_on: set[int] = set()
+        pending: list[tuple[Layer, bool]] = [(self, self._trainable)]
+        while pending:
+            layer, on = pending.pop()
+            reached.extend(layer._trainable_weights)
+            if on:
+                switched_on.update(id(w) for w in layer._trainable_weights)
+            pending.extend((inner, on and inner._trainable) for inner in layer._sublayers())
+        for weight in reached:
+            weight.requires_grad_(id(weight) in switched_on)
+        flags_changed()
 
     def _sublayers(self) -> list[Layer]:
         return []
@@ -355,12 +535,14 @@ class Layer(nn.Module):
 
     @property
     def non_trainable_weights(self) -> list[torch.Tensor]:
-        own = [self._live(slot) for slot in self._non_trainable_weights]
-        if not self._trainable:
-            own = list(self._trainable_weights) + own
+        """Weights not trained: buffers, after (when the layer is frozen) those it would train."""
+        held = list(self._trainable_weights)
+        kept = [self._live(slot) for slot in self._non_trainable_weights]
         for layer in self._sublayers():
-            own.extend(w for w in layer.non_trainable_weights if all(w is not o for o in own))
-        return own
+            if not self._trainable:
+                held.extend(w for w in layer.trainable_weights if all(w is not o for o in held))
+            kept.extend(w for w in layer.non_trainable_weights if all(w is not o for o in kept))
+        return kept if self._trainable else held + kept
 
     @non_trainable_weights.setter
     def non_trainable_weights(self, weights: Sequence[torch.Tensor]) -> None:
@@ -404,8 +586,101 @@ class Layer(nn.Module):
         return sum(int(w.numel()) for w in self.weights)
 
     def penalties(self) -> list[torch.Tensor]:
-        """Weight regularization penalties of this layer (added to the training loss)."""
-        return [regularizer(weight) for weight, regularizer in self._weight_regularizers]
+        """Weight regularization penalties of this layer and the layers inside it (a
+        wrapper's, a model's), added to the training loss."""
+        found = [regularizer(weight) for weight, regularizer in self._weight_regularizers]
+        for layer in self._sublayers():
+            found.extend(layer.penalties())
+        return found
+
+    # -- losses and updates -------------------------------------------------------------
+    #
+    # Keras 1 lists a layer's extra losses and state updates, keyed by the inputs they
+    # depend on (None: unconditional).  lamella computes weight and activity
+    # regularization in the training step itself; ``losses`` lists them too (the weight
+    # penalties from the current weights, the activity ones as symbolic tensors), and
+    # ``add_loss`` adds more, which the training step evaluates.
+
+    def add_loss(self, losses: Any, inputs: Any = None) -> None:
+        """Add loss tensors (symbolic, or zero-argument callables) that depend on ``inputs``."""
+        if losses is not None:
+            self._extra("_added_losses").setdefault(_inputs_key(inputs), []).extend(to_list(losses))
+
+    def add_update(self, updates: Any, inputs: Any = None) -> None:
+        """Add ``(variable, new_value)`` updates that depend on ``inputs``."""
+        if updates is not None:
+            self._extra("_added_updates").setdefault(_inputs_key(inputs), []).extend(
+                to_list(updates)
+            )
+
+    def get_losses_for(self, inputs: Any) -> list[Any]:
+        key = _inputs_key(inputs)
+        found = list(self._extra("_added_losses").get(key, []))
+        if key is None:
+            found += self.penalties()
+        else:
+            found += [loss for node in self._nodes_for(key) for loss in self._activity_losses(node)]
+        return found
+
+    def get_updates_for(self, inputs: Any) -> list[Any]:
+        key = _inputs_key(inputs)
+        found = list(self._extra("_added_updates").get(key, []))
+        if key is not None:
+            found += [update for node in self._nodes_for(key) for update in self.node_updates(node)]
+        return found
+
+    @property
+    def losses(self) -> list[Any]:
+        found = [loss for group in self._extra("_added_losses").values() for loss in group]
+        found += self.penalties()
+        for node in self.inbound_nodes:
+            found += self._activity_losses(node)
+        return found
+
+    @losses.setter
+    def losses(self, value: Sequence[Any]) -> None:
+        self.__dict__["_added_losses"] = {None: list(value)}
+
+    @property
+    def updates(self) -> list[Any]:
+        found = [update for group in self._extra("_added_updates").values() for update in group]
+        for node in self.inbound_nodes:
+            found += self.node_updates(node)
+        return found
+
+    @updates.setter
+    def updates(self, value: Sequence[Any]) -> None:
+        self.__dict__["_added_updates"] = {None: list(value)}
+
+    def node_updates(self, node: Node) -> list[Any]:
+        """The ``(variable, new_value)`` updates one call makes by itself (batch statistics)."""
+        return []
+
+    def _extra(self, attribute: str) -> dict[Any, list[Any]]:
+        found = self.__dict__.get(attribute)
+        if found is None:
+            found = self.__dict__[attribute] = {}
+        return found
+
+    def _nodes_for(self, key: tuple[int, ...]) -> list[Node]:
+        return [
+            node
+            for node in self.inbound_nodes
+            if node.inbound_tensors and _inputs_key(node.inbound_tensors) == key
+        ]
+
+    def _activity_losses(self, node: Node) -> list[Any]:
+        """The activity regularization of one call, as symbolic tensors (made once)."""
+        if self.activity_regularizer is None or not node.inbound_tensors:
+            return []
+        cache = self._extra("_activity_loss_cache")
+        if id(node) not in cache:
+            from lamella.engine.operation import apply
+
+            cache[id(node)] = [
+                apply(self.activity_regularizer, (tensor,), {}) for tensor in node.output_tensors
+            ]
+        return cache[id(node)]
 
     # -- configuration ----------------------------------------------------------------
 
@@ -425,10 +700,8 @@ class Layer(nn.Module):
     def __call__(self, x: Any, mask: Any = None, **kwargs: Any) -> Any:
         if is_symbolic(x):
             return self._call_symbolic(x)
-        if not self.built:
-            shapes = [(None, *t.shape[1:]) for t in to_list(x)]
-            self.build(unpack_singleton(shapes))
-            self._finish_build()
+        if not self.built or self._initial_weights is not None:
+            self._ensure_built(unpack_singleton([(None, *t.shape[1:]) for t in to_list(x)]))
         return nn.Module.__call__(self, x, mask, **kwargs)
 
     def forward(self, x: Any, mask: Any = None) -> Any:
@@ -442,6 +715,12 @@ class Layer(nn.Module):
             takes = "mask" in inspect.signature(self.call).parameters
             self.__dict__["_takes_mask"] = takes
         return takes
+
+    def _ensure_built(self, input_shape: Any) -> None:
+        """Build for ``input_shape`` unless built, then apply any ``weights=`` given."""
+        if not self.built:
+            self.build(input_shape)
+        self._finish_build()
 
     def _finish_build(self) -> None:
         self.built = True
@@ -464,17 +743,18 @@ class Layer(nn.Module):
             for spec, shape in zip(specs, shapes, strict=False):
                 if spec is not None:
                     spec.check(self, shape)
-        if not self.built:
-            self.build(shape_arg)
-            self._finish_build()
+        if not self.built or self._initial_weights is not None:
+            self._ensure_built(shape_arg)
         output_shape = self.get_output_shape_for(shape_arg)
         masked = self.output_masked([t.masked for t in inputs])
         node_index = len(self.inbound_nodes)
         many = isinstance(output_shape, list)
         output_shapes = output_shape if many else [output_shape]
         outputs = [
-            KerasTensor(tuple(s), floatx(), self, node_index, i, masked)
-            for i, s in enumerate(output_shapes)
+            KerasTensor(tuple(s), dtype, self, node_index, i, masked)
+            for i, (s, dtype) in enumerate(
+                zip(output_shapes, self.output_dtypes(len(output_shapes)), strict=True)
+            )
         ]
         node = Node(self, inputs, outputs)
         self.inbound_nodes.append(node)
@@ -533,6 +813,8 @@ class Layer(nn.Module):
 class InputLayer(Layer):
     """The layer behind ``Input()``: it has no weights and one node, with no inputs."""
 
+    tensor_class: type[KerasTensor] = KerasTensor
+
     def __init__(
         self,
         input_shape: Shape | None = None,
@@ -555,7 +837,7 @@ class InputLayer(Layer):
         )
         self.sparse = sparse
         self.built = True
-        tensor = KerasTensor(self.batch_input_shape, self.input_dtype, self, 0, 0)
+        tensor = self.tensor_class(self.batch_input_shape, self.input_dtype, self, 0, 0)
         self.inbound_nodes.append(Node(self, [], [tensor]))
 
     def get_config(self) -> dict[str, Any]:
@@ -588,3 +870,95 @@ def Input(
         sparse=sparse,
     )
     return layer.inbound_nodes[0].output_tensors[0]
+
+
+def get_source_inputs(
+    tensor: KerasTensor, layer: Layer | None = None, node_index: int | None = None
+) -> list[KerasTensor]:
+    """The ``Input`` tensors that ``tensor`` is computed from, in depth-first order.
+
+    ``layer`` and ``node_index`` start the walk from one call of a layer instead.
+    """
+    if layer is None:
+        layer, node_index = tensor.layer, tensor.node_index
+    found: list[KerasTensor] = []
+
+    def visit(node: Node) -> None:
+        if isinstance(node.outbound_layer, LearningPhaseInput):
+            return  # fed by the phase of each run, never by the caller
+        if not node.inbound_tensors:
+            found.extend(t for t in node.output_tensors if all(t is not f for f in found))
+            return
+        for inbound in node.inbound_tensors:
+            visit(inbound.layer.inbound_nodes[inbound.node_index])
+
+    visit(layer.inbound_nodes[node_index or 0])
+    return found
+
+
+class LearningPhaseTensor(KerasTensor):
+    """``K.learning_phase()``: symbolic, and the current phase where a number is wanted."""
+
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        return learning_phase()
+
+    __index__ = __int__
+
+    def __bool__(self) -> bool:
+        return learning_phase() == 1
+
+
+class LearningPhaseInput(InputLayer):
+    """The layer behind ``K.learning_phase()``: a graph reads the phase of the current run
+    from it (1 in training steps, 0 in evaluation and prediction, what a ``K.function``
+    was fed)."""
+
+    tensor_class = LearningPhaseTensor
+
+    def __init__(self) -> None:
+        super().__init__(batch_input_shape=(), input_dtype="uint8", name="keras_learning_phase")
+
+    def call(self, x: Any, mask: Any = None) -> torch.Tensor:
+        return torch.tensor(learning_phase(), dtype=torch.uint8)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """There is one learning phase: a config that names it gets that one."""
+        return learning_phase_tensor().layer
+
+
+_learning_phase_input: LearningPhaseInput | None = None
+
+
+def learning_phase_tensor() -> LearningPhaseTensor:
+    """The one learning-phase placeholder of the process."""
+    global _learning_phase_input
+    if _learning_phase_input is None:
+        _learning_phase_input = LearningPhaseInput()
+    return _learning_phase_input.inbound_nodes[0].output_tensors[0]
+
+
+def object_list_uid(object_list: Any) -> str:
+    """One key for a list of objects (or one object), from their identities (Keras 1's)."""
+    return ", ".join(str(abs(id(x))) for x in to_list(object_list))
+
+
+#: Keras 1's names of this module whose code lives in modules that import this one.
+_ELSEWHERE = {
+    "Container": "lamella.engine.container",
+    "Merge": "lamella.engine.merge",
+    "merge": "lamella.engine.merge",
+    "func_dump": "lamella.utils.generic_utils",
+    "func_load": "lamella.utils.generic_utils",
+    "ask_to_proceed_with_overwrite": "lamella.utils.io_utils",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

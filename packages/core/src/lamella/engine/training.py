@@ -26,10 +26,49 @@ from lamella.engine.batches import ArrayBatches, Batch, GeneratorBatches, Prefet
 from lamella.engine.container import Container
 from lamella.engine.loops import train
 from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
-from lamella.engine.optimizer import Optimizer
+from lamella.engine.operation import (
+    differentiated,
+    evaluate,
+    live_values,
+    symbolic_tensors_used,
+)
+from lamella.engine.optimizer import Optimizer, TorchOptimizer
+from lamella.engine.trainability import CLOCK, GradFlags
+from lamella.engine.training_utils import (  # noqa: F401  (Keras 1's names in this module)
+    GeneratorEnqueuer,
+    batch_shuffle,
+    check_array_lengths,
+    check_loss_and_target_compatibility,
+    collect_metrics,
+    make_batches,
+    slice_X,
+    standardize_class_weights,
+    standardize_input_data,
+    standardize_sample_or_class_weights,
+    standardize_sample_weights,
+    standardize_weights,
+    weighted_objective,
+)
 from lamella.utils.generic_utils import Progbar
 
 Arrays = Any
+
+#: The options of ``theano.function``, which Keras 1's compile passed on to it; Keras 1
+#: on TensorFlow warned that it ignores them, and so does lamella.
+THEANO_FUNCTION_OPTIONS = frozenset(
+    {
+        "mode",
+        "updates",
+        "givens",
+        "no_default_updates",
+        "accept_inplace",
+        "name",
+        "rebuild_strict",
+        "allow_input_downcast",
+        "profile",
+        "on_unused_input",
+    }
+)
 
 
 def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
@@ -41,7 +80,7 @@ def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """Outputs as numpy; half-precision outputs of mixed precision come back as float32."""
     if tensor.dtype in (torch.bfloat16, torch.float16):
         tensor = tensor.float()
-    return tensor.cpu().numpy()
+    return tensor.detach().cpu().numpy()
 
 
 def _is_batch_stream(x: Any) -> bool:
@@ -81,14 +120,26 @@ class Model(Container):
         ``jit_compile=True`` (or a dict of ``torch.compile`` options) compiles the
         forward pass and the loss; ``mixed_precision='bf16'`` or ``'fp16'`` runs them
         under autocast (fp16 with loss scaling).  Both are off by default.
+
+        As in Keras 1, the weights that training updates are the trainable ones now:
+        change ``trainable`` flags, then compile again.  Theano's options (``mode=`` ...)
+        are ignored with a warning.
         """
         from lamella import optimizers
 
         if "class_mode" in kwargs:
             kwargs.pop("class_mode")
             warnings.warn("compile: class_mode is deprecated in Keras 1 and ignored", stacklevel=2)
-        if kwargs:
-            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+        theano_only = sorted(set(kwargs) & THEANO_FUNCTION_OPTIONS)
+        if theano_only:
+            warnings.warn(
+                f"compile: ignoring {', '.join(theano_only)}: options of Theano's function "
+                "compiler, which lamella does not use (Keras 1 on TensorFlow ignored them too)",
+                stacklevel=2,
+            )
+        unknown = sorted(set(kwargs) - THEANO_FUNCTION_OPTIONS)
+        if unknown:
+            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(unknown)}")
         if not self.outputs:
             raise RuntimeError(f"Model {self.name} has no layers yet: add layers before compile")
         self.objectives: list[OutputObjective] = build_objectives(
@@ -111,14 +162,42 @@ class Model(Container):
         self._train_objective = self._objective_step  # fit swaps in DDP's forward
         self._inference = self._acceleration.wrap(self._forward)
         self.optimizer: Optimizer = optimizers.get(optimizer)
+        # Keras 1 fixes the trained weights here; later trainable changes need a new compile.
         trainable = sorted(self.trainable_weights, key=lambda w: getattr(w, "_keras_name", ""))
-        self.optimizer.bind(trainable)
+        self._grad_flags = GradFlags(self.parameters(), trainable)
+        trained = {id(weight) for weight in trainable}
+        if trainable or not isinstance(self.optimizer, TorchOptimizer):
+            self.optimizer.bind(trainable)  # torch.optim refuses an empty parameter list
+        if trainable:
+            self.__dict__.pop("_train_step", None)
+        else:  # nothing to train: each step computes the loss and metrics only, as in Keras 1
+            self._train_step = self._forward_step
         self._constraints = [
             (weight, constraint)
             for layer in self._all_layers()
             for weight, constraint in layer.constraints.items()
+            if id(weight) in trained
         ]
         self._has_penalties = any(layer._weight_regularizers for layer in self._all_layers())
+        self._extra_losses = [
+            loss
+            for layer in [self, *self._all_layers()]
+            for group in layer._extra("_added_losses").values()
+            for loss in group
+        ]
+        read = [
+            tensor
+            for objective in self.objectives
+            for fn in [objective.loss, *(spec.fn for spec in objective.metrics)]
+            for tensor in symbolic_tensors_used(fn)
+        ]
+        self._live_losses = bool(self._extra_losses or read)
+        if self._live_losses:  # a gradient penalty differentiates by tensors of the forward pass
+            self._grad_slots |= {
+                self._slot_of[id(t)]
+                for t in differentiated([*read, *self._extra_losses])
+                if id(t) in self._slot_of
+            }
         self.stop_training = False
 
     def _all_layers(self) -> list[Any]:
@@ -250,7 +329,7 @@ class Model(Container):
     # -- the steps ----------------------------------------------------------------------
 
     def _forward(self, inputs: list[torch.Tensor]) -> tuple[list[Any], list[Any]]:
-        if self._masked:
+        if self._full_path:
             return self.run_masked(inputs)
         return self.run(inputs), [None] * len(self.outputs)
 
@@ -267,8 +346,27 @@ class Model(Container):
         forward: Callable[..., Any] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The pure part of a step, forward pass and loss: what jit_compile compiles."""
+        if self._live_losses:
+            return self._objective_live(inputs, targets, weights)
         outputs, masks = (forward or self._forward)(inputs)
         return compute(self.objectives, outputs, targets, weights, masks, self._penalties())
+
+    def _objective_live(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The objective when a loss reads the model's own tensors (Keras 1's VAE) or
+        ``add_loss`` added losses: they take their values from this forward pass."""
+        slots: list[Any] = []
+        outputs, masks = self.run_masked(inputs, keep=slots)
+        known = {key: slots[index] for key, index in self._slot_of.items()}
+        with live_values(known, f"model {self.name}"):
+            extra = [evaluate(loss) for loss in self._extra_losses]
+            return compute(
+                self.objectives, outputs, targets, weights, masks, [*self._penalties(), *extra]
+            )
 
     def _train_step(
         self,
@@ -276,6 +374,8 @@ class Model(Container):
         targets: list[torch.Tensor],
         weights: list[torch.Tensor | None],
     ) -> torch.Tensor:
+        if self._grad_flags.seen != CLOCK.ticks:  # another model or a trainable change
+            self._grad_flags.restore()
         self.optimizer.zero_grad()
         with self._acceleration.autocast():
             total, values = self._train_objective(inputs, targets, weights)
@@ -286,6 +386,16 @@ class Model(Container):
                     weight.copy_(constraint(weight))
         return values
 
+    def _forward_step(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> torch.Tensor:
+        """The training step of a model with no trainable weights: no update at all."""
+        with torch.no_grad(), self._acceleration.autocast():
+            return self._train_objective(inputs, targets, weights)[1]
+
     def _test_step(
         self,
         inputs: list[torch.Tensor],
@@ -294,6 +404,11 @@ class Model(Container):
     ) -> torch.Tensor:
         with self._acceleration.autocast():
             return self._objective_step(inputs, targets, weights)[1]
+
+    def _inference_mode(self) -> Any:
+        """``torch.inference_mode`` for evaluating and predicting, unless the graph takes
+        gradients itself (``K.gradients`` in its outputs), which needs autograd."""
+        return torch.inference_mode(not self._grad_slots)
 
     def _predict_batch(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Outputs of one batch, through jit_compile and autocast once compiled."""
@@ -387,6 +502,7 @@ class Model(Container):
             validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
         # in parallel the progress bar counts this process's share of the samples
         params = {"batch_size": batch_size, "nb_sample": getattr(source, "per_rank", count)}
+        self._grad_flags.restore()  # before data parallel wrapping reads them
         return train(
             self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
         )
@@ -465,6 +581,7 @@ class Model(Container):
                     nb_worker,
                     as_list=True,
                 )
+        self._grad_flags.restore()  # before data parallel wrapping reads them
         try:
             return train(
                 self,
@@ -512,7 +629,7 @@ class Model(Container):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), learning_phase_scope(0):
+            with self._inference_mode(), learning_phase_scope(0):
                 while stats.seen < samples:
                     try:
                         size, inputs, targets, weights = feeder.get()
@@ -548,7 +665,7 @@ class Model(Container):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), learning_phase_scope(0):
+            with self._inference_mode(), learning_phase_scope(0):
                 while seen < samples:
                     try:
                         inputs = feeder.get()
@@ -582,7 +699,7 @@ class Model(Container):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), learning_phase_scope(0):
+            with self._inference_mode(), learning_phase_scope(0):
                 for start, stop in _batches(count, batch_size):
                     batch = [c[start:stop] if c is not None else None for c in columns]
                     values = self._test_step(
@@ -639,7 +756,7 @@ class Model(Container):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), learning_phase_scope(0):
+            with self._inference_mode(), learning_phase_scope(0):
                 for start, stop in _batches(count, batch_size):
                     chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
                     if progbar is not None:
@@ -687,7 +804,7 @@ class Model(Container):
     def test_on_batch(self, x: Arrays, y: Arrays, sample_weight: Arrays = None) -> Any:
         self._require_compiled("evaluating")
         self.eval()
-        with torch.inference_mode(), learning_phase_scope(0):
+        with self._inference_mode(), learning_phase_scope(0):
             return self._batch_call(self._test_step, x, y, sample_weight, None)
 
     def predict_on_batch(self, x: Arrays) -> Any:

@@ -7,8 +7,24 @@ which ``pip install`` brings it.
 
 from lamella.engine.merge import Merge, merge
 from lamella.engine.topology import Input, InputLayer, InputSpec, Layer
+from lamella.layers._timesteps import time_distributed_dense
 from lamella.plugins import registry_facade
+from lamella.utils.generic_utils import func_dump, func_load, get_from_module
+from lamella.utils.np_utils import conv_input_length, conv_output_length
 
 __getattr__, __dir__ = registry_facade(__name__, "layers", globals())
 
-__all__ = ["Input", "InputLayer", "InputSpec", "Layer", "Merge", "merge"]
+__all__ = [
+    "Input",
+    "InputLayer",
+    "InputSpec",
+    "Layer",
+    "Merge",
+    "conv_input_length",
+    "conv_output_length",
+    "func_dump",
+    "func_load",
+    "get_from_module",
+    "merge",
+    "time_distributed_dense",
+]

@@ -1,5 +1,7 @@
 """Keras 1's ``layers.convolutional`` module path; its layers come from lamella-layers-conv."""
 
+from lamella.engine.topology import InputSpec, Layer  # noqa: F401  (Keras 1 names of this module)
 from lamella.plugins import registry_facade
+from lamella.utils.np_utils import conv_input_length, conv_output_length  # noqa: F401  (Keras 1 names of this module)
 
 __getattr__, __dir__ = registry_facade(__name__, "layers", globals())

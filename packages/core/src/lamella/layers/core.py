@@ -13,11 +13,17 @@ import numpy as np
 import torch
 
 from lamella import activations, backend
-from lamella.backend.config import image_dim_ordering
+from lamella.backend.config import floatx, image_dim_ordering
+from lamella.engine.merge import Merge  # noqa: F401  (Keras 1 names of this module)
 from lamella.engine.serialization import safe_mode
 from lamella.engine.topology import InputSpec, Layer, Shape
 from lamella.plugins import available
 from lamella.utils import generic_utils
+from lamella.utils.generic_utils import (  # noqa: F401  (Keras 1 names of this module)
+    func_dump,
+    func_load,
+    get_from_module,
+)
 
 
 def _serialize(obj: Any) -> Any:
@@ -393,6 +399,9 @@ class Lambda(Layer):
 
     def get_output_shape_for(self, input_shape: Any) -> Any:
         if self._output_shape is None:
+            inferred = self._inferred_shape(input_shape)
+            if inferred is not None:
+                return inferred
             if isinstance(input_shape, list):
                 raise ValueError(
                     f"Lambda {self.name}: called on {len(input_shape)} inputs, so the output "
@@ -409,6 +418,21 @@ class Lambda(Layer):
             return tuple(shape)
         batch = (input_shape[0] if isinstance(input_shape, list) else input_shape)[0]
         return (batch, *self._output_shape)
+
+    def _inferred_shape(self, input_shape: Any) -> Any:
+        """The output shape found by running the function on shape-only tensors (as Keras 1
+        on TensorFlow does); None when the function cannot run that way."""
+        from lamella.engine.operation import Slot, infer
+
+        many = isinstance(input_shape, list)
+        shapes = list(input_shape) if many else [input_shape]
+        slots = [Slot(i) for i in range(len(shapes))]
+        template = ((slots if many else slots[0],), {})
+        try:
+            out_shapes, _, structure = infer(self.call, template, shapes, [floatx()] * len(shapes))
+        except ValueError:
+            return None
+        return out_shapes if isinstance(structure, (list, tuple)) else out_shapes[0]
 
     def call(self, x: Any, mask: Any = None) -> Any:
         return self.function(x, **self.arguments)

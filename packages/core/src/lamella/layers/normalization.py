@@ -121,6 +121,30 @@ class BatchNormalization(Layer):
         )
         return normed.movedim(1, self._feature_axis)
 
+    def node_updates(self, node: Any) -> list[Any]:
+        """Mode 0 moves the running mean and variance at each training batch; Keras 1 lists
+        those two updates per call, as ``(variable, new_value)`` with a symbolic new value.
+        lamella applies them inside ``call`` while training; the list is for code that reads
+        ``model.updates`` or hands it to ``K.function``."""
+        if self.mode != 0 or not node.inbound_tensors:
+            return []
+        cache = self._extra("_update_cache")
+        if id(node) not in cache:
+            from lamella.engine.operation import apply
+
+            x = node.inbound_tensors[0]
+            cache[id(node)] = [
+                (self.running_mean, apply(self._moved_statistic, (x, "mean"), {})),
+                (self.running_std, apply(self._moved_statistic, (x, "var"), {})),
+            ]
+        return cache[id(node)]
+
+    def _moved_statistic(self, x: torch.Tensor, which: str) -> torch.Tensor:
+        """The running mean or variance after one more batch ``x``."""
+        var, mean = torch.var_mean(x, dim=self._reduction_axes, correction=0)
+        running, batch = (self.running_mean, mean) if which == "mean" else (self.running_std, var)
+        return running.to(batch.device) * self.momentum + batch * (1 - self.momentum)
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

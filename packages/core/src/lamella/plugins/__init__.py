@@ -28,6 +28,7 @@ from lamella.plugins.hookspecs import KINDS, PLUGIN_API_VERSION, hookimpl, hooks
 from lamella.plugins.manager import RUNTIME, PluginInfo, host, reset
 from lamella.plugins.registry import Registry, make_entry
 from lamella.plugins.serializer import Serializer
+from lamella.utils.generic_utils import custom_objects_in_effect
 
 __all__ = [
     "KINDS",
@@ -124,10 +125,12 @@ def resolve(
     """Keras's ``get()``: a registered name, a ``{"name": ..., ...}`` config, or the object.
 
     With ``instantiate``, a name or config is called to make the object, as Keras
-    does for regularizers and constraints (``'l2'`` gives ``l2()``).
+    does for regularizers and constraints (``'l2'`` gives ``l2()``).  Custom objects
+    (``custom_object_scope``, a load's ``custom_objects``) come before the registry.
     """
     if identifier is None or not isinstance(identifier, (str, Mapping)):
         return identifier
+    custom_objects = custom_objects_in_effect(custom_objects)
     if isinstance(identifier, Mapping):
         config = dict(identifier)
         name = config.pop("name", None) or config.pop("class_name", None)

@@ -21,6 +21,7 @@ Register = Callable[..., None]
 LAYER_MODULES = (
     "lamella.engine.topology",
     "lamella.engine.merge",
+    "lamella.engine.operation",
     "lamella.engine.training",
     "lamella.engine.sequential",
     "lamella.layers.core",

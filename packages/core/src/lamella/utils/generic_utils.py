@@ -1,15 +1,149 @@
-"""Keras 1's generic utilities: the console progress bar, and functions saved as code."""
+"""Keras 1's generic utilities: custom objects, the progress bar, functions saved as code."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import marshal
 import math
 import sys
 import time
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
+
+#: The process-wide custom objects (Keras 1's ``_GLOBAL_CUSTOM_OBJECTS``).
+_GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
+
+#: The ``custom_objects`` argument of the load under way (see :func:`loading_custom_objects`).
+_load_objects: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "lamella_load_custom_objects", default=None
+)
+
+
+def _check_mappings(function: str, objects: Iterable[Any]) -> None:
+    for position, entry in enumerate(objects):
+        if not isinstance(entry, Mapping):
+            raise TypeError(
+                f"{function}: argument {position + 1} must be a dict of name -> class or "
+                f"function, got {type(entry).__name__}"
+            )
+
+
+class CustomObjectScope:
+    """``with CustomObjectScope({'MyLayer': MyLayer}):`` makes names usable as if built in.
+
+    Inside the block, layer configs, ``load_model``, ``model_from_json`` and string
+    arguments (``W_regularizer='MyReg'``) find these names.  Whatever the block
+    adds to or removes from :func:`get_custom_objects` is undone when it ends.
+    """
+
+    def __init__(self, *args: Mapping[str, Any]) -> None:
+        _check_mappings("CustomObjectScope", args)
+        self.custom_objects = args
+        self.backup: dict[str, Any] | None = None
+
+    def __enter__(self) -> CustomObjectScope:
+        self.backup = dict(_GLOBAL_CUSTOM_OBJECTS)
+        for objects in self.custom_objects:
+            _GLOBAL_CUSTOM_OBJECTS.update(objects)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _GLOBAL_CUSTOM_OBJECTS.clear()
+        _GLOBAL_CUSTOM_OBJECTS.update(self.backup or {})
+
+
+def custom_object_scope(*args: Mapping[str, Any]) -> CustomObjectScope:
+    """A :class:`CustomObjectScope` over the given dicts (later dicts win)."""
+    return CustomObjectScope(*args)
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The live process-wide dict of custom objects: entries added here stay until removed."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def custom_objects_in_effect(custom_objects: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every custom object a lookup may use now; an explicit ``custom_objects`` wins.
+
+    Later sources win: the global dict, then the ``custom_objects`` of the load
+    under way, then the argument.
+    """
+    return {**_GLOBAL_CUSTOM_OBJECTS, **(_load_objects.get() or {}), **(custom_objects or {})}
+
+
+@contextlib.contextmanager
+def loading_custom_objects(custom_objects: Mapping[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """Make a load's ``custom_objects`` visible to every lookup it makes, for its duration.
+
+    Keras 1 copied them into the global dict for good; here they last only as long
+    as the load (a context variable, so other threads' loads do not see them).
+    Yields the objects in effect.
+    """
+    if custom_objects is not None and not isinstance(custom_objects, Mapping):
+        raise TypeError(
+            "custom_objects must be a dict of name -> class or function, "
+            f"got {type(custom_objects).__name__}"
+        )
+    token = _load_objects.set({**(_load_objects.get() or {}), **(custom_objects or {})})
+    try:
+        yield custom_objects_in_effect()
+    finally:
+        _load_objects.reset(token)
+
+
+def get_from_module(
+    identifier: Any,
+    module_params: Mapping[str, Any] | types.ModuleType,
+    module_name: str,
+    instantiate: bool = False,
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Keras 1's lookup: a name (or ``{"name": ..., **kwargs}``) in the custom objects or a module.
+
+    ``module_params`` is the namespace searched after the custom objects (a dict
+    such as ``globals()``, or a module); ``module_name`` only words the error.  A
+    name never imports anything, and never yields a module or a private (``_``)
+    name.  Anything that is not a string or a dict comes back unchanged.
+    """
+    if not isinstance(identifier, (str, Mapping)):
+        return identifier
+    if isinstance(identifier, Mapping):
+        arguments = dict(identifier)
+        if "name" not in arguments:
+            raise ValueError(
+                f"get_from_module: a {module_name} config needs a 'name' key, got {identifier!r}"
+            )
+        found = _lookup(arguments.pop("name"), module_params, module_name)
+        return found(**arguments)
+    found = _lookup(identifier, module_params, module_name)
+    if instantiate:
+        return found(**kwargs) if kwargs else found()
+    return found
+
+
+def _lookup(
+    name: Any, module_params: Mapping[str, Any] | types.ModuleType, module_name: str
+) -> Any:
+    namespace = (
+        vars(module_params) if isinstance(module_params, types.ModuleType) else module_params
+    )
+    custom = custom_objects_in_effect()
+    if isinstance(name, str) and name in custom:
+        return custom[name]
+    found = namespace.get(name) if isinstance(name, str) and not name.startswith("_") else None
+    if found is None or isinstance(found, types.ModuleType):
+        raise ValueError(
+            f"Invalid {module_name}: {name!r} is neither a custom object nor in {module_name}"
+        )
+    return found
+
+
+def make_tuple(*args: Any) -> tuple[Any, ...]:
+    """Its arguments as a tuple."""
+    return args
 
 
 def format_value(value: float, keep_sign: bool = True) -> str:

@@ -1,5 +1,72 @@
-"""Keras 1's ``utils.io_utils`` path; ``HDF5Matrix`` needs h5py, so it is lamella-io-hdf5's."""
+"""Keras 1's ``utils.io_utils``: arrays on disk and the overwrite prompt.
+
+``HDF5Matrix`` needs h5py, so it is lamella-io-hdf5's (``lamella.hdf5.matrix``);
+this module forwards the name there.  ``save_array``/``load_array`` write numpy's
+``.npy`` format (Keras 1 used PyTables): no pickled objects either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from typing import Any
+
+import numpy as np
 
 from lamella.plugins import module_facade
 
 __getattr__, __dir__ = module_facade(__name__, "lamella.hdf5.matrix", globals())
+
+
+def save_array(array: Any, name: str | os.PathLike[str]) -> None:
+    """Write ``array`` to the file ``name`` (numpy's .npy format, whatever the file's ending).
+
+    The file is written under a temporary name beside it and renamed over
+    ``name``, so an interrupted save never leaves half a file.  Object arrays are
+    refused: they could only be stored pickled.
+    """
+    data = np.asarray(array)
+    if data.dtype.hasobject:
+        raise TypeError(
+            f"save_array: cannot store an array of Python objects (dtype {data.dtype}) without "
+            "pickling; convert it to a numeric or string dtype first"
+        )
+    target = os.path.abspath(os.fspath(name))
+    folder, base = os.path.split(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save_array: the folder {folder!r} does not exist")
+    temp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "xb") as f:
+            np.save(f, data, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp)
+        raise
+
+
+def load_array(name: str | os.PathLike[str]) -> np.ndarray:
+    """The array :func:`save_array` wrote to ``name`` (never unpickles anything)."""
+    target = os.fspath(name)
+    try:
+        with open(target, "rb") as f:
+            return np.load(f, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(
+            f"load_array: {target!r} is not an array written by save_array ({exc})"
+        ) from None
+
+
+def ask_to_proceed_with_overwrite(filepath: str | os.PathLike[str]) -> bool:
+    """Ask on the console whether to overwrite ``filepath``; True for 'y', False for 'n'."""
+    answer = input(f"[WARNING] {os.fspath(filepath)} already exists - overwrite? [y/n]")
+    while answer not in ("y", "n"):
+        answer = input('Enter "y" (overwrite) or "n" (cancel).')
+    if answer == "n":
+        return False
+    print("[TIP] Next time specify overwrite=True!")
+    return True

@@ -60,7 +60,7 @@ def model_to_dot(model: Any, show_shapes: bool = False, show_layer_names: bool =
         for node in layer.inbound_nodes:
             if id(node) not in own:
                 continue
-            for tensor in node.input_tensors:
+            for tensor in node.inbound_tensors:
                 dot.add_edge(pydot.Edge(str(id(tensor.layer)), str(id(layer))))
     return dot
 

@@ -15,7 +15,6 @@ Padding modes and their asymmetric 'same' are described there as well.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,7 +116,7 @@ class _Convolution(SpatialLayer):
         return self.dim_ordering
 
     def _kernel_initializer(self) -> Any:
-        return functools.partial(self.init, dim_ordering=self.fan_ordering)
+        return initializers.with_dim_ordering(self.init, self.fan_ordering)
 
     def build(self, input_shape: Shape) -> None:
         channels = self.channels(input_shape)
@@ -749,7 +748,7 @@ class _Border(SpatialLayer):
             None if n is None else n + self.sign * (before + after)
             for n, (before, after) in zip(sizes, self.edges, strict=True)
         ]
-        if any(o is not None and o < 1 for o in out):
+        if any(o is not None and o < 0 for o in out):  # cropping everything leaves size 0
             raise too_small(self, sizes, f"cropping {self.edges}")
         return self.shape_with(input_shape, out)
 

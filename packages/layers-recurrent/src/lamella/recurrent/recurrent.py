@@ -268,13 +268,18 @@ class Recurrent(Layer):
         LSTM's forget gate starts at ``forget_bias_init``.
         """
         draw = {"W": self.init, "U": self.inner_init}
+        where = f"{type(self).__name__} {self.name}"
         with torch.no_grad():
             for suffix, view in self._keras_views():
                 if suffix[0] in draw:
-                    view.copy_(draw[suffix[0]](tuple(view.shape)))
+                    name = f"{self.name}_{suffix}"
+                    view.copy_(initializers.initial_value(draw[suffix[0]], view.shape, name, where))
             n = self.output_dim
+            one_bias = self.consume_less == "gpu" or len(self.gates) == 1  # Keras's "b"
             for index, gate in enumerate(self.gates):
-                self.bias[index * n : (index + 1) * n].copy_(self._bias_init(gate)((n,)))
+                name = f"{self.name}_b" if one_bias else f"{self.name}_b_{gate}"
+                value = initializers.initial_value(self._bias_init(gate), (n,), name, where)
+                self.bias[index * n : (index + 1) * n].copy_(value)
 
     def _bias_init(self, gate: str) -> Callable[..., Tensor]:
         return initializers.get("zero")
