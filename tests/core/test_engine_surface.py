@@ -75,3 +75,34 @@ def test_compute_mask_gives_one_entry_per_output():
     assert model.compute_mask([a, b], [None, None]) == [None, None]
     single = Sequential([Dense(3, input_dim=4)])
     assert single.compute_mask(single.input, None) is None
+
+
+def test_merge_with_a_function_mode_saves_its_code_for_trusted_loads():
+    from lamella import backend as K
+    from lamella.engine.serialization import loading
+
+    a, b = Input(shape=(2,)), Input(shape=(3,))
+    joined = merge(
+        [a, b],
+        mode=lambda t: K.concatenate([t[0], t[1]]),
+        output_shape=lambda s: (s[0][0], s[0][1] + s[1][1]),
+    )
+    config = Model([a, b], joined).get_config()
+    with pytest.raises(ValueError, match=r"Refusing to load Merge layer .*safe_mode=False"):
+        Model.from_config(config)
+    with loading(safe=False):
+        rebuilt = Model.from_config(config)
+    x, y = np.ones((2, 2), "float32"), np.full((2, 3), 2.0, "float32")
+    np.testing.assert_array_equal(rebuilt.predict([x, y]), np.concatenate([x, y], axis=1))
+
+
+def test_sequential_model_and_keras_function_builders():
+    import torch
+
+    model = Sequential([Dense(2, input_dim=3)])
+    assert model.model is model
+    with pytest.raises(RuntimeError, match="compile"):
+        model._make_train_function()
+    model.compile(torch.optim.SGD, "mse")
+    model._make_train_function()  # the step exists from compile on: nothing to build
+    model._make_predict_function()

@@ -196,3 +196,39 @@ def test_lambda_without_output_shape_infers_it():
     assert joined.shape == (None, 8)
     model = Sequential([Lambda(lambda t: K.sum(t, axis=-1, keepdims=True), input_shape=(6,))])
     assert model.output_shape == (None, 1)
+
+
+def test_tensor_methods_activations_losses_and_metrics_on_symbolic_tensors():
+    from lamella import activations, losses, metrics
+
+    x = K.placeholder(ndim=2)
+    y = K.placeholder(ndim=2)
+    outputs = [
+        x.clamp(-1, 1),
+        x.T,
+        activations.hard_sigmoid(x),
+        losses.mse(x, y),
+        metrics.binary_accuracy(y, x),
+    ]
+    assert x.size() == (None, None) and x.dim() == 2
+    assert K.int_shape(outputs[3]) == (None,) and K.int_shape(outputs[4]) == ()
+    a = RNG.normal(size=(3, 4)).astype("float32")
+    b = (RNG.uniform(size=(3, 4)) > 0.5).astype("float32")
+    clamped, transposed, hard, mse, acc = K.function([x, y], outputs)([a, b])
+    np.testing.assert_allclose(clamped, np.clip(a, -1, 1))
+    np.testing.assert_allclose(transposed, a.T)
+    np.testing.assert_allclose(hard, np.clip(0.2 * a + 0.5, 0, 1), rtol=1e-6)
+    np.testing.assert_allclose(mse, ((a - b) ** 2).mean(-1), rtol=1e-5)
+    np.testing.assert_allclose(acc, (np.round(a) == b).mean(), rtol=1e-6)
+
+
+def test_which_tensors_depend_on_the_learning_phase():
+    from lamella.layers import Dropout, merge
+
+    a, b = Input(shape=(4,)), Input(shape=(4,))
+    plain, dropped = Dense(3)(a), Dropout(0.5)(b)
+    assert not plain._uses_learning_phase and dropped._uses_learning_phase
+    assert merge([plain, dropped], mode="concat")._uses_learning_phase
+    assert (K.learning_phase() * 1)._uses_learning_phase
+    node = plain.layer.inbound_nodes[0]
+    assert node.input_masks == [None] and node.output_masks == [None]

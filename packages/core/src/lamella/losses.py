@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from lamella.backend.config import epsilon
+from lamella.backend.symbolic import wrap_functions
 from lamella.plugins import resolve
 
 
@@ -174,6 +175,10 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "poisson": (),
     "cosine_proximity": ("cosine",),
 }
+
+# Applied to symbolic tensors (``losses.mse(x, decoded)`` on a model's tensors), a loss
+# is recorded as one graph node.
+wrap_functions(globals(), BUILTINS)
 
 __all__ = [
     "BUILTINS",

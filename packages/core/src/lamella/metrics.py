@@ -17,6 +17,7 @@ import torch
 
 from lamella import losses
 from lamella.backend.config import epsilon
+from lamella.backend.symbolic import wrap_functions
 from lamella.losses import _class_indices, _targets
 from lamella.plugins import resolve
 from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
@@ -143,6 +144,10 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "fmeasure": ("fscore", "f1score"),
     **losses.BUILTINS,
 }
+
+
+# Applied to symbolic tensors, a metric is recorded as one graph node.
+wrap_functions(globals(), BUILTINS)
 
 
 def get(identifier: Any) -> Callable[[torch.Tensor, torch.Tensor], Any]:

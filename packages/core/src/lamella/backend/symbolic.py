@@ -150,6 +150,19 @@ def wrap_namespace(namespace: dict[str, Any], names: Iterable[str]) -> None:
             namespace[name] = accepting_symbolic(fn)
 
 
+def wrap_functions(namespace: dict[str, Any], names: Iterable[str]) -> None:
+    """Make the named functions of a module (losses, metrics) symbolic-aware, their aliases
+    included: every name bound to one function gets the same wrapper."""
+    wrappers: dict[int, Callable[..., Any]] = {}
+    for name in names:
+        fn = namespace[name]
+        if id(fn) not in wrappers and not hasattr(fn, "__lamella_op__"):
+            wrappers[id(fn)] = accepting_symbolic(fn)
+    for name, value in list(namespace.items()):
+        if id(value) in wrappers:
+            namespace[name] = wrappers[id(value)]
+
+
 def is_keras_tensor(x: Any) -> bool:
     """Whether ``x`` is a symbolic tensor (from ``Input``, a layer call or a ``K`` op)."""
     return isinstance(x, SymbolicTensor)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from lamella.backend.config import epsilon
+from lamella.engine.callables import dump_callable, load_callable
 from lamella.engine.container import Container
 from lamella.engine.serialization import layer_from_config, layer_to_config
 from lamella.engine.topology import Layer, Shape, to_list
@@ -188,29 +189,29 @@ class Merge(Layer):
         return super().output_masked(inputs_masked)
 
     def get_config(self) -> dict[str, Any]:
-        if callable(self.mode):
-            raise NotImplementedError(
-                f"Merge {self.name}: a function mode cannot be serialized yet"
-            )
-        config = {
-            "name": self.name,
-            "mode": self.mode,
-            "mode_type": "raw",
-            "concat_axis": self.concat_axis,
-            "dot_axes": self.dot_axes,
-            "output_shape": self._output_shape,
-            "output_shape_type": "raw",
-            "output_mask": self.output_mask,
-            "output_mask_type": "raw",
-            "arguments": self.arguments,
-        }
+        config: dict[str, Any] = {"name": self.name}
+        for key, value in (
+            ("mode", self.mode),
+            ("output_shape", self._output_shape),
+            ("output_mask", self.output_mask),
+        ):
+            stored, kind = dump_callable(value) if callable(value) else (value, "raw")
+            config[key], config[f"{key}_type"] = stored, kind
+        config.update(
+            concat_axis=self.concat_axis, dot_axes=self.dot_axes, arguments=self.arguments
+        )
         if self.branches:
             config["layers"] = [layer_to_config(branch) for branch in self.branches]
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Merge:
-        config = {k: v for k, v in config.items() if not k.endswith("_type")}
+        config = dict(config)
+        owner = f"Merge layer {config.get('name')!r}"
+        for key in ("mode", "output_shape", "output_mask"):
+            kind = config.pop(f"{key}_type", "raw")
+            if kind != "raw":
+                config[key] = load_callable(owner, config[key], kind, custom_objects)
         config.pop("trainable", None)
         branches = config.pop("layers", None)
         if branches:

@@ -548,6 +548,7 @@ OPERATORS: dict[str, Callable[..., Any]] = {
     "absolute": operator.abs,
     "invert": operator.invert,
     "getitem": _getitem,
+    "transpose": lambda x: x.permute(*reversed(range(x.dim()))),
 }
 
 

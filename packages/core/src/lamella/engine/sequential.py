@@ -30,6 +30,11 @@ class Sequential(Model):
             self.add(layer)
 
     @property
+    def model(self) -> Sequential:
+        """Keras 1's inner functional model of a Sequential: here the Sequential itself."""
+        return self
+
+    @property
     def layers(self) -> list[Layer]:
         return list(self._stack)
 

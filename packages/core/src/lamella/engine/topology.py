@@ -83,6 +83,38 @@ class KerasTensor(SymbolicTensor):
     def __repr__(self) -> str:
         return f"<KerasTensor {self.name} shape={self.shape} dtype={self.dtype}>"
 
+    @property
+    def _uses_learning_phase(self) -> bool:
+        """Whether the value depends on the learning phase (a Dropout upstream)."""
+        pending, seen = [self], set()
+        while pending:
+            tensor = pending.pop()
+            if tensor.layer.uses_learning_phase or isinstance(tensor, LearningPhaseTensor):
+                return True
+            node = tensor.layer.inbound_nodes[tensor.node_index]
+            if id(node) not in seen:
+                seen.add(id(node))
+                pending.extend(node.inbound_tensors)
+        return False
+
+    # Tensor-like answers from the known shape, and torch's tensor methods as graph nodes.
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    @property
+    def T(self) -> Any:
+        return _operate("transpose", self)
+
+    def __getattr__(self, name: str) -> Any:
+        method = None if name.startswith("_") else getattr(torch.Tensor, name, None)
+        if not callable(method):
+            raise AttributeError(f"'KerasTensor' object has no attribute {name!r}")
+        return functools.partial(_method, method, self)
+
     def __iter__(self) -> Any:
         raise TypeError(
             f"{self.name} is symbolic and cannot be iterated; index it (t[:, 0]) or use "
@@ -195,6 +227,13 @@ def _operate(name: str, *args: Any) -> Any:
     return operate(name, *args)
 
 
+def _method(method: Any, tensor: KerasTensor, *args: Any, **kwargs: Any) -> Any:
+    """``tensor.clamp(0, 1)`` and other torch tensor methods, recorded on the graph."""
+    from lamella.engine.operation import apply
+
+    return apply(method, (tensor, *args), kwargs)
+
+
 def _inputs_key(inputs: Any) -> tuple[int, ...] | None:
     """Keras's key for "depends on these inputs": their identities (None: on nothing)."""
     return None if inputs is None else tuple(id(t) for t in to_list(inputs))
@@ -237,6 +276,15 @@ class Node:
     @property
     def tensor_indices(self) -> list[int]:
         return [t.tensor_index for t in self.inbound_tensors]
+
+    @property
+    def input_masks(self) -> list[None]:
+        """Keras 1's symbolic masks: lamella computes masks with the values, at run time."""
+        return [None] * len(self.input_tensors)
+
+    @property
+    def output_masks(self) -> list[None]:
+        return [None] * len(self.output_tensors)
 
     @property
     def input_shapes(self) -> list[Shape]:

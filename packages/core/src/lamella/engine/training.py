@@ -405,6 +405,17 @@ class Model(Container):
         with self._acceleration.autocast():
             return self._objective_step(inputs, targets, weights)[1]
 
+    def _make_train_function(self) -> None:
+        """Keras 1 built its training function at the first fit; lamella's step exists from
+        ``compile`` on. Kept for Keras code that calls it to build the optimizer's state."""
+        self._require_compiled("training")
+
+    def _make_test_function(self) -> None:
+        self._require_compiled("evaluating")
+
+    def _make_predict_function(self) -> None:
+        """Prediction needs nothing built (nor a compile)."""
+
     def _inference_mode(self) -> Any:
         """``torch.inference_mode`` for evaluating and predicting, unless the graph takes
         gradients itself (``K.gradients`` in its outputs), which needs autograd."""

@@ -196,7 +196,7 @@ def check_loss_and_target_compatibility(
         name = _loss_name(loss)
         if name == "categorical_crossentropy" and y.shape[-1] == 1:
             raise ValueError(
-                f"A target array of shape {tuple(y.shape)} was passed for the loss "
+                f"You are passing a target array of shape {tuple(y.shape)} to the loss "
                 "categorical_crossentropy, which expects one-hot targets of shape (samples, "
                 "classes). Convert integer classes with lamella.utils.np_utils.to_categorical, "
                 "or use the loss sparse_categorical_crossentropy"
@@ -206,8 +206,8 @@ def check_loss_and_target_compatibility(
                 if out_dim is not None and target_dim != out_dim:
                     raise ValueError(
                         f"A target array of shape {tuple(y.shape)} was passed for an output of "
-                        f"shape {tuple(shape)} with the loss {name}, which expects targets of "
-                        "the same shape as the output"
+                        f"shape {tuple(shape)} with the loss {name}, which expects targets to "
+                        "have the same shape as the output"
                     )
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import math
 import numbers
-import types
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
-from lamella import activations, backend
+from lamella import activations
 from lamella.backend.config import floatx, image_dim_ordering
+from lamella.engine.callables import dump_callable, load_callable
 from lamella.engine.merge import Merge  # noqa: F401  (Keras 1 names of this module)
-from lamella.engine.serialization import safe_mode
 from lamella.engine.topology import InputSpec, Layer, Shape
-from lamella.plugins import available
-from lamella.utils import generic_utils
 from lamella.utils.generic_utils import (  # noqa: F401  (Keras 1 names of this module)
     func_dump,
     func_load,
@@ -438,10 +434,10 @@ class Lambda(Layer):
         return self.function(x, **self.arguments)
 
     def get_config(self) -> dict[str, Any]:
-        function, function_type = _dump_callable(self.function)
+        function, function_type = dump_callable(self.function)
         shape = self._output_shape
         if callable(shape):
-            output_shape, output_shape_type = _dump_callable(shape)
+            output_shape, output_shape_type = dump_callable(shape)
         else:
             output_shape, output_shape_type = shape, "raw"
         return {
@@ -459,50 +455,19 @@ class Lambda(Layer):
     ) -> Lambda:
         config = dict(config)
         name = config.get("name")
-        function = _load_callable(
-            name,
+        owner = f"Lambda layer {name!r}"
+        function = load_callable(
+            owner,
             config.pop("function"),
             config.pop("function_type", "function"),
             custom_objects,
         )
         shape_type = config.pop("output_shape_type", "raw")
         if shape_type != "raw":
-            config["output_shape"] = _load_callable(
-                name, config["output_shape"], shape_type, custom_objects
+            config["output_shape"] = load_callable(
+                owner, config["output_shape"], shape_type, custom_objects
             )
         return cls(function, **config)
-
-
-def _dump_callable(fn: Any) -> tuple[Any, str]:
-    """A Python function as its code (Keras 1's 'lambda' type), anything else by name."""
-    if isinstance(fn, types.FunctionType):
-        return generic_utils.func_dump(fn), "lambda"
-    return _activation_name(fn), "function"
-
-
-def _load_callable(
-    layer: str | None, stored: Any, kind: str, custom_objects: dict[str, Any] | None
-) -> Any:
-    """A function back from a config; stored code runs only when safe_mode is off."""
-    if kind == "function":
-        if custom_objects and stored in custom_objects:
-            return custom_objects[stored]
-        if isinstance(stored, str) and available(stored, "activations"):
-            return activations.get(stored)
-        raise ValueError(
-            f"Lambda layer {layer!r} calls the function {stored!r}, which is neither in "
-            f"custom_objects nor a registered activation: pass custom_objects={{{stored!r}: ...}}"
-        )
-    if kind != "lambda" or not isinstance(stored, dict):
-        raise ValueError(f"Lambda layer {layer!r}: unknown function type {kind!r} in its config")
-    if safe_mode():
-        raise ValueError(
-            f"Refusing to load Lambda layer {layer!r}: its function is Python code stored "
-            "in the file, and loading it would run that code. If you trust the file, pass "
-            "safe_mode=False to the function that loads it (load_model, model_from_json ...)"
-        )
-    namespace = {"K": backend, "np": np, "torch": torch, **(custom_objects or {})}
-    return generic_utils.func_load(stored, globs=namespace)
 
 
 class Masking(Layer):
