@@ -106,3 +106,28 @@ def test_sequential_model_and_keras_function_builders():
     model.compile(torch.optim.SGD, "mse")
     model._make_train_function()  # the step exists from compile on: nothing to build
     model._make_predict_function()
+
+
+def test_a_merge_mode_that_takes_gradients_predicts_and_trains():
+    """Keras's mnist_swwae: the max-pooling switches as the gradient of the pooled sum."""
+    import torch
+
+    from lamella import backend as K
+    from lamella.layers import Lambda
+
+    x = Input(shape=(6,))
+    h = Dense(6, init="identity", bias=False)(x)
+    pooled = Lambda(lambda t: K.max(K.reshape(t, (-1, 3, 2)), axis=-1))(h)
+
+    def where(tensors):
+        before, after = tensors
+        return K.gradients(K.sum(after), before)  # a list of one: the merge's one output
+
+    switches = merge([h, pooled], mode=where, output_shape=lambda shapes: shapes[0])
+    model = Model(x, switches)
+    a = np.array([[1, 3, 5, 4, 0, -1]], "float32")
+    expected = np.array([[0, 1, 1, 0, 1, 0]], "float32")
+    np.testing.assert_array_equal(model.predict(a), expected)
+    np.testing.assert_array_equal(K.function([x], [switches])([a])[0], expected)
+    model.compile(torch.optim.SGD, "mse")
+    assert model.train_on_batch(a, expected) == pytest.approx(0.0)

@@ -15,6 +15,19 @@ from lamella.plugins import available
 from lamella.utils import generic_utils
 
 
+def calls_gradients(fn: Any) -> bool:
+    """Whether a Python function calls ``K.gradients`` (as Keras's mnist_swwae's merge mode
+    does): the layer running it then needs autograd even when predicting."""
+    code = getattr(fn, "__code__", None)
+    pending = [code] if code is not None else []
+    while pending:
+        code = pending.pop()
+        if "gradients" in code.co_names:
+            return True
+        pending.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    return False
+
+
 def dump_callable(fn: Any) -> tuple[Any, str]:
     """A Python function as its code (Keras 1's ``'lambda'`` type), anything else by name."""
     if isinstance(fn, types.FunctionType):

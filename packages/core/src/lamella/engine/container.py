@@ -77,6 +77,8 @@ class Container(Layer):
         self._plan: list[Step] = []
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
+        self._grad_slots: frozenset[int] = frozenset()
+        self._masked = self._full_path = self._autograd = False
         if inputs is not None and outputs is not None:
             self._set_graph(to_list(inputs), to_list(outputs))
 
@@ -119,6 +121,7 @@ class Container(Layer):
         self._masked = any(t.masked for node in nodes for t in node.output_tensors)
         # Masks or gradients in the graph: run the full path, which handles both.
         self._full_path = self._masked or bool(self._grad_slots)
+        self._autograd = any(layer.needs_autograd for layer in layers)
         self._has_activity = any(
             layer.activity_regularizer is not None or getattr(layer, "_has_activity", False)
             for layer in layers
@@ -173,6 +176,10 @@ class Container(Layer):
 
     def _sublayers(self) -> list[Layer]:
         return self._layers
+
+    @property
+    def needs_autograd(self) -> bool:
+        return self._autograd
 
     @property
     def input(self) -> Any:

@@ -150,15 +150,12 @@ class Function:
             stack.enter_context(learning_phase_scope(phase))
             stack.enter_context(_modes(graph, phase == 1))
             stack.enter_context(_kept_state(graph, self._written))
-            if graph._grad_slots or self._differentiates():
+            if graph.needs_autograd:
                 stack.enter_context(torch.enable_grad())
                 stack.enter_context(_weights_requiring_grad(graph))
             else:
                 stack.enter_context(torch.no_grad())
             return graph.run_masked(tensors)[0]
-
-    def _differentiates(self) -> bool:
-        return any(isinstance(layer, GradientOperation) for layer in self._graph.layers)
 
     def _device(self) -> torch.device:
         for tensor in self._graph.parameters():

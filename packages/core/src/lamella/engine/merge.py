@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from lamella.backend.config import epsilon
-from lamella.engine.callables import dump_callable, load_callable
+from lamella.engine.callables import calls_gradients, dump_callable, load_callable
 from lamella.engine.container import Container
 from lamella.engine.serialization import layer_from_config, layer_to_config
 from lamella.engine.topology import Layer, Shape, to_list
@@ -120,6 +120,10 @@ class Merge(Layer):
         if not callable(self.mode):
             self._check_shapes(list(input_shape))
 
+    @property
+    def needs_autograd(self) -> bool:
+        return callable(self.mode) and calls_gradients(self.mode)
+
     def get_output_shape_for(self, input_shape: Any) -> Any:
         shapes = list(input_shape)
         if callable(self.mode):
@@ -144,7 +148,12 @@ class Merge(Layer):
     def call(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
         mode = self.mode
         if callable(mode):
-            return mode(inputs, **self.arguments)
+            result = mode(inputs, **self.arguments)
+            # One output declared: a function that returns [tensor] (K.gradients of one
+            # tensor, in Keras's mnist_swwae) gives that tensor.
+            if isinstance(result, (list, tuple)) and len(result) == 1:
+                return result[0]
+            return result
         if mode == "sum":
             return torch.stack(inputs).sum(0) if len(inputs) > 2 else inputs[0] + inputs[1]
         if mode == "ave":

@@ -294,6 +294,10 @@ class GradientOperation(Operation):
         return out_shapes, out_dtypes, [Slot(i) for i in range(len(variables))]
 
     @property
+    def needs_autograd(self) -> bool:
+        return True
+
+    @property
     def constants(self) -> list[torch.Tensor]:
         """The weights among the variables: they must require grad while the graph runs."""
         args, _ = self.template

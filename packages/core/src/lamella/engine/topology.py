@@ -429,6 +429,12 @@ class Layer(nn.Module):
             return None
         return mask
 
+    @property
+    def needs_autograd(self) -> bool:
+        """Whether computing this layer takes gradients itself (``K.gradients`` inside), so
+        that it cannot run under ``torch.inference_mode``."""
+        return False
+
     def output_dtypes(self, count: int) -> list[str]:
         """The dtypes of the symbolic outputs: floatx, unless a layer knows better."""
         return [floatx()] * count

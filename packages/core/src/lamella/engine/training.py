@@ -193,6 +193,7 @@ class Model(Container):
         ]
         self._live_losses = bool(self._extra_losses or read)
         if self._live_losses:  # a gradient penalty differentiates by tensors of the forward pass
+            self._autograd = True
             self._grad_slots |= {
                 self._slot_of[id(t)]
                 for t in differentiated([*read, *self._extra_losses])
@@ -379,6 +380,8 @@ class Model(Container):
         self.optimizer.zero_grad()
         with self._acceleration.autocast():
             total, values = self._train_objective(inputs, targets, weights)
+        if not total.requires_grad:  # a loss no weight reaches: zero gradients, as in Keras 1
+            return values
         self._acceleration.backward_and_step(total, self.optimizer)
         if self._constraints:
             with torch.no_grad():
@@ -419,7 +422,7 @@ class Model(Container):
     def _inference_mode(self) -> Any:
         """``torch.inference_mode`` for evaluating and predicting, unless the graph takes
         gradients itself (``K.gradients`` in its outputs), which needs autograd."""
-        return torch.inference_mode(not self._grad_slots)
+        return torch.inference_mode(not self._autograd)
 
     def _predict_batch(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Outputs of one batch, through jit_compile and autocast once compiled."""

@@ -12,7 +12,7 @@ import torch
 
 from lamella import activations
 from lamella.backend.config import floatx, image_dim_ordering
-from lamella.engine.callables import dump_callable, load_callable
+from lamella.engine.callables import calls_gradients, dump_callable, load_callable
 from lamella.engine.merge import Merge  # noqa: F401  (Keras 1 names of this module)
 from lamella.engine.topology import InputSpec, Layer, Shape
 from lamella.utils.generic_utils import (  # noqa: F401  (Keras 1 names of this module)
@@ -414,6 +414,10 @@ class Lambda(Layer):
             return tuple(shape)
         batch = (input_shape[0] if isinstance(input_shape, list) else input_shape)[0]
         return (batch, *self._output_shape)
+
+    @property
+    def needs_autograd(self) -> bool:
+        return calls_gradients(self.function)
 
     def _inferred_shape(self, input_shape: Any) -> Any:
         """The output shape found by running the function on shape-only tensors (as Keras 1
