@@ -131,3 +131,13 @@ def test_a_merge_mode_that_takes_gradients_predicts_and_trains():
     np.testing.assert_array_equal(K.function([x], [switches])([a])[0], expected)
     model.compile(torch.optim.SGD, "mse")
     assert model.train_on_batch(a, expected) == pytest.approx(0.0)
+
+
+def test_masks_of_calls_and_repeated_inputs():
+    a = Input(shape=(3,))
+    dense = Dense(2)
+    dense(a)
+    assert dense.input_mask is None and dense.output_mask is None
+    assert dense.get_input_mask_at(0) is None and dense.get_output_mask_at(0) is None
+    with pytest.raises(ValueError, match="more than once"):
+        Model([a, a], dense.output)

@@ -89,6 +89,9 @@ __all__ = [
     *_weight_ordering_all,
 ]
 
+#: Keras 1's private name for ``backend()``, which Keras code and tests compare with names.
+_BACKEND = backend()
+
 # Every tensor function, symbolic-aware: one wrapper each, applied once at import.
 wrap_namespace(
     globals(),

@@ -97,6 +97,11 @@ class Container(Layer):
                     f"Model {self.name}: input {tensor.name} is not an Input(); the inputs "
                     "of a model must be tensors returned by Input()"
                 )
+        if len({id(t) for t in inputs}) != len(inputs):
+            raise ValueError(
+                f"Model {self.name}: an input appears more than once in "
+                f"{[t.name for t in inputs]}; each input must be given once"
+            )
         self.inputs, self.outputs = list(inputs), list(outputs)
         depth, discovered = _walk(self.outputs)
         nodes = sorted(discovered, key=lambda n: -depth[n])  # stable: ties keep discovery

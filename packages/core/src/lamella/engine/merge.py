@@ -69,7 +69,7 @@ class Merge(Layer):
         self.concat_axis = concat_axis
         self.dot_axes = dot_axes
         self._output_shape = output_shape
-        self.output_mask = output_mask
+        self._output_mask = output_mask
         self.arguments = arguments or {}
         self.supports_masking = mode != "max"
         self.branches: list[Layer] = list(layers or [])
@@ -178,10 +178,10 @@ class Merge(Layer):
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if mask is None or all(m is None for m in to_list(mask)):
             return None
-        if callable(self.output_mask):
-            return self.output_mask(mask)
-        if self.output_mask is not None:
-            return self.output_mask
+        if callable(self._output_mask):
+            return self._output_mask(mask)
+        if self._output_mask is not None:
+            return self._output_mask
         if self.mode == "max":
             raise TypeError(f"Merge {self.name}: mode 'max' cannot merge masked inputs")
         if self.mode in ("dot", "cos"):
@@ -202,7 +202,7 @@ class Merge(Layer):
         for key, value in (
             ("mode", self.mode),
             ("output_shape", self._output_shape),
-            ("output_mask", self.output_mask),
+            ("output_mask", self._output_mask),
         ):
             stored, kind = dump_callable(value) if callable(value) else (value, "raw")
             config[key], config[f"{key}_type"] = stored, kind

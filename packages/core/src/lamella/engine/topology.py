@@ -836,6 +836,12 @@ class Layer(nn.Module):
     def get_output_at(self, node_index: int) -> Any:
         return unpack_singleton(self._node(node_index, "output").output_tensors)
 
+    def get_input_mask_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "input").input_masks)
+
+    def get_output_mask_at(self, node_index: int) -> Any:
+        return unpack_singleton(self._node(node_index, "output").output_masks)
+
     def get_input_shape_at(self, node_index: int) -> Any:
         return unpack_singleton(self._node(node_index, "input").input_shapes)
 
@@ -849,6 +855,15 @@ class Layer(nn.Module):
     @property
     def output(self) -> Any:
         return unpack_singleton(self._node(None, "output").output_tensors)
+
+    @property
+    def input_mask(self) -> Any:
+        """Keras 1's symbolic input mask: None, masks exist only with values (at run time)."""
+        return unpack_singleton(self._node(None, "input").input_masks)
+
+    @property
+    def output_mask(self) -> Any:
+        return unpack_singleton(self._node(None, "output").output_masks)
 
     @property
     def input_shape(self) -> Any:
