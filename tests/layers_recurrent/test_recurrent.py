@@ -341,6 +341,22 @@ def test_regularizers_penalize_the_keras_arrays():
     assert float(sum(layer.penalties()).detach()) == pytest.approx(expected, rel=1e-5)
 
 
+def test_each_gate_array_is_regularized_on_its_own_as_keras_does():
+    """A regularizer that is not a plain sum sees Keras's per-gate arrays, one penalty each."""
+
+    def squared_total(w):
+        return w.sum() ** 2
+
+    layer = make(
+        "LSTM",
+        {"W_regularizer": squared_total, "U_regularizer": squared_total, "b_regularizer": None},
+    )
+    assert len(layer.losses) == 8  # W and U of 4 gates; Keras 1 lists one loss per array
+    gates = by_gate("LSTM", layer.get_weights()).values()
+    expected = sum(W.sum() ** 2 + U.sum() ** 2 for W, U, _ in gates)
+    assert float(sum(layer.penalties()).detach()) == pytest.approx(float(expected), rel=1e-4)
+
+
 def test_model_weights_and_training_see_the_parameters():
     model = Sequential([LSTM(N, input_shape=(T, IN)), Dense(1)])
     lstm = model.layers[0]

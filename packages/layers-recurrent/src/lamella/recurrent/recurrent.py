@@ -81,6 +81,18 @@ def _gate_masks(masks: Masks, gates: slice) -> Masks:
     return masks[gates]
 
 
+class _OneGate:
+    """A regularizer applied to one gate's slice of a fused weight, in Keras's layout
+    (``(input, units)`` for a kernel): the penalty Keras 1 adds for that gate's array."""
+
+    def __init__(self, regularizer: Any, gate: int, gates: int):
+        self.regularizer, self.gate, self.gates = regularizer, gate, gates
+
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        piece = weight.chunk(self.gates)[self.gate]
+        return self.regularizer(piece.T if piece.dim() == 2 else piece)
+
+
 class Recurrent(Layer):
     """Base of the recurrent layers: the sequence logic, weights layout and both paths.
 
@@ -206,6 +218,14 @@ class Recurrent(Layer):
 
     # -- weights ------------------------------------------------------------------------
 
+    def _gate_weight(self, shape: tuple[int, ...], name: str, regularizer: Any) -> torch.Tensor:
+        """A fused weight holding every gate's array. Keras 1 keeps one array per gate, each
+        regularized on its own (so ``losses`` lists one penalty per gate); so does this."""
+        weight = self.add_weight(shape, "zero", name=name)
+        for gate in range(len(self.gates)) if regularizer is not None else ():
+            self._weight_regularizers.append((weight, _OneGate(regularizer, gate, len(self.gates))))
+        return weight
+
     def build(self, input_shape: Shape) -> None:
         if not self.gates:
             raise NotImplementedError(
@@ -227,17 +247,11 @@ class Recurrent(Layer):
                     f"input_dim), got input shape {input_shape}"
                 )
         size = len(self.gates) * self.output_dim
-        self.weight_ih = self.add_weight(
-            (size, input_dim), "zero", name="weight_ih", regularizer=self.W_regularizer
-        )
-        self.weight_hh = self.add_weight(
-            (size, self.output_dim), "zero", name="weight_hh", regularizer=self.U_regularizer
-        )
-        self.bias = self.add_weight((size,), "zero", name="bias", regularizer=self.b_regularizer)
+        self.weight_ih = self._gate_weight((size, input_dim), "weight_ih", self.W_regularizer)
+        self.weight_hh = self._gate_weight((size, self.output_dim), "weight_hh", self.U_regularizer)
+        self.bias = self._gate_weight((size,), "bias", self.b_regularizer)
         if self._two_biases:
-            self.recurrent_bias = self.add_weight(
-                (size,), "zero", name="recurrent_bias", regularizer=self.b_regularizer
-            )
+            self.recurrent_bias = self._gate_weight((size,), "recurrent_bias", self.b_regularizer)
         else:
             # torch's kernels add a second bias; Keras 1 has one, so the other stays zero.
             self.register_buffer(
