@@ -404,7 +404,7 @@ def test_training_resumes_exactly_with_keras_adam(tmp_path):
     with h5py.File(tmp_path / "half.h5", "r") as f:
         assert json.loads(f.attrs["training_config"])["optimizer_config"]["class_name"] == "Adam"
         # Keras's Adam state (§2.4): iterations, then m and v per weight; 2 epochs x 4 batches
-        assert f["optimizer_weights"]["param_0"][()] == 8
+        assert f["optimizer_weights"]["iterations"][()] == 8
         assert len(f["optimizer_weights"]) == 1 + 2 * 4
     fresh = load_model(str(tmp_path / "half.h5"), compile=False)
     fresh.compile(optim.Adam(lr=0.01), "mse")

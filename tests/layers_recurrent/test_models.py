@@ -14,11 +14,17 @@ import lamella.recurrent
 from lamella.layers.core import Activation, Dense, Dropout
 from lamella.models import Sequential
 from lamella.plugins.first_party import RECURRENT_LAYERS
-from lamella.recurrent import recurrent, wrappers
+from lamella.recurrent import convolutional_recurrent, recurrent, wrappers
 from lamella.recurrent.recurrent import LSTM
 
-#: Registered by this package; ConvLSTM2D (in core's table) is not implemented yet.
-REGISTERED = RECURRENT_LAYERS - {"ConvLSTM2D"}
+#: Registered by this package: what core's table says it provides.
+REGISTERED = RECURRENT_LAYERS
+#: Each implementation module and core's module path for it.
+FACADES = {
+    recurrent: "lamella.layers.recurrent",
+    convolutional_recurrent: "lamella.layers.convolutional_recurrent",
+    wrappers: "lamella.layers.wrappers",
+}
 
 
 @pytest.mark.parametrize(
@@ -95,12 +101,11 @@ def test_registers_exactly_the_recurrent_layers():
 
 @pytest.mark.parametrize("name", sorted(REGISTERED))
 def test_each_name_reaches_its_class_through_core(name):
-    module = recurrent if hasattr(recurrent, name) else wrappers
+    module = next(m for m in FACADES if hasattr(m, name))
     cls = getattr(module, name)
     assert P.registry("layers").get(name) is cls
     assert getattr(importlib.import_module("lamella.layers"), name) is cls
-    facade = "lamella.layers.recurrent" if module is recurrent else "lamella.layers.wrappers"
-    assert getattr(importlib.import_module(facade), name) is cls
+    assert getattr(importlib.import_module(FACADES[module]), name) is cls
 
 
 def test_no_namespace_init():

@@ -18,7 +18,7 @@ import pytest
 
 import lamella.layers
 import lamella.plugins as P
-from lamella.plugins.first_party import FIRST_PARTY
+from lamella.plugins.first_party import APPLICATIONS, FIRST_PARTY
 
 #: Entry-point name -> distribution, for every first-party plugin (DESIGN.md §2-3).
 ENTRY_POINTS = {
@@ -27,6 +27,7 @@ ENTRY_POINTS = {
     "optimizers": "lamella-optimizers",
     "preprocessing": "lamella-preprocessing",
     "io-hdf5": "lamella-io-hdf5",
+    "applications": "lamella-applications",
 }
 PLUGIN_DISTRIBUTIONS = sorted(ENTRY_POINTS.values())
 #: Core's module facades and the plugin modules behind them.
@@ -36,8 +37,9 @@ MODULE_FACADES = {
     "lamella.preprocessing.sequence": "lamella.preproc.sequence",
     "lamella.preprocessing.text": "lamella.preproc.text",
     "lamella.utils.io_utils": "lamella.hdf5.matrix",
-    "lamella.utils.data_utils": "lamella.preproc.datasets.download",
     **{f"lamella.datasets.{n}": f"lamella.preproc.datasets.{n}" for n in DATASETS},
+    "lamella.applications": "lamella.apps",
+    **{f"lamella.applications.{m}": f"lamella.apps.{m}" for m in APPLICATIONS},
 }
 
 

@@ -26,17 +26,35 @@ CONV_LAYERS = _names(
     """
     Convolution1D Conv1D AtrousConvolution1D AtrousConv1D Convolution2D Conv2D
     AtrousConvolution2D AtrousConv2D SeparableConvolution2D SeparableConv2D
-    Deconvolution2D Deconv2D Convolution3D Conv3D LocallyConnected1D LocallyConnected2D
+    Deconvolution2D Deconv2D Conv2DTranspose Convolution3D Conv3D
+    LocallyConnected1D LocallyConnected2D
     MaxPooling1D MaxPooling2D MaxPooling3D AveragePooling1D AveragePooling2D
     AveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D
     GlobalAveragePooling1D GlobalAveragePooling2D GlobalAveragePooling3D
+    MaxPool1D MaxPool2D MaxPool3D AvgPool1D AvgPool2D AvgPool3D
+    GlobalMaxPool1D GlobalMaxPool2D GlobalMaxPool3D GlobalAvgPool1D GlobalAvgPool2D
+    GlobalAvgPool3D
     ZeroPadding1D ZeroPadding2D ZeroPadding3D Cropping1D Cropping2D Cropping3D
     UpSampling1D UpSampling2D UpSampling3D
     """
 )
-RECURRENT_LAYERS = _names("Recurrent SimpleRNN GRU LSTM TimeDistributed Bidirectional Wrapper")
+RECURRENT_LAYERS = _names(
+    "Recurrent SimpleRNN GRU LSTM ConvRecurrent2D ConvLSTM2D TimeDistributed Bidirectional Wrapper"
+)
 OPTIMIZERS = _names(
     "SGD RMSprop Adagrad Adadelta Adam Adamax Nadam sgd rmsprop adagrad adadelta adam adamax nadam"
+)
+
+#: Keras 1's ``keras.applications`` modules, each a facade over lamella-applications.
+APPLICATIONS = (
+    "vgg16",
+    "vgg19",
+    "resnet50",
+    "inception_v3",
+    "xception",
+    "music_tagger_crnn",
+    "imagenet_utils",
+    "audio_conv_utils",
 )
 
 FIRST_PARTY: dict[str, Provision] = {
@@ -49,7 +67,13 @@ FIRST_PARTY: dict[str, Provision] = {
     ),
     "lamella-layers-recurrent": Provision(
         names={"layers": RECURRENT_LAYERS},
-        modules=frozenset({"lamella.layers.recurrent", "lamella.layers.wrappers"}),
+        modules=frozenset(
+            {
+                "lamella.layers.recurrent",
+                "lamella.layers.convolutional_recurrent",
+                "lamella.layers.wrappers",
+            }
+        ),
     ),
     "lamella-optimizers": Provision(
         names={"optimizers": OPTIMIZERS}, modules=frozenset({"lamella.optimizers"})
@@ -65,13 +89,17 @@ FIRST_PARTY: dict[str, Provision] = {
                 "lamella.datasets.cifar100",
                 "lamella.datasets.imdb",
                 "lamella.datasets.reuters",
-                "lamella.utils.data_utils",
             }
         )
     ),
     "lamella-io-hdf5": Provision(
         names={"serializers": _names("hdf5 .h5 .hdf5")},
         modules=frozenset({"lamella.utils.io_utils"}),
+    ),
+    "lamella-applications": Provision(
+        modules=frozenset(
+            {"lamella.applications", *(f"lamella.applications.{m}" for m in APPLICATIONS)}
+        )
     ),
 }
 

@@ -14,7 +14,10 @@ class Serializer:
     ``save_model(model, filepath, overwrite)``,
     ``load_model(filepath, custom_objects, compile, safe_mode) -> model``,
     ``save_weights(model, filepath, overwrite)``,
-    ``load_weights(model, filepath, by_name)``.  A serializer may leave some out.
+    ``load_weights(model, filepath, by_name)``.  A serializer may leave some out.  The
+    two loads also get ``theano_kernels=True`` when the caller asks for Theano's
+    convolution kernels to be flipped (only then); a format without that keyword refuses
+    such a load with a TypeError.
     Writers must write atomically (a temporary file renamed over the target).
     """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from lamella.engine.container import Container
 from lamella.engine.sequential import Sequential
 from lamella.engine.serialization import layer_from_config
@@ -17,6 +19,7 @@ __all__ = [
     "Sequential",
     "convert_all_kernels_in_model",
     "convert_kernel",
+    "convert_layer_kernels",
     "count_total_params",
     "get_custom_objects",
     "get_from_module",
@@ -120,32 +123,71 @@ def count_total_params(layers: Iterable[Any], layer_set: set[Any] | None = None)
     return trainable, non_trainable
 
 
-#: The layers whose kernels :func:`convert_all_kernels_in_model` flips (Keras 1's list, plus
-#: AtrousConvolution1D, which Keras 1 left out though its kernel is a Convolution1D's).
-_CONVOLUTIONS = frozenset(
-    {
-        "Convolution1D",
-        "AtrousConvolution1D",
-        "Convolution2D",
-        "Convolution3D",
-        "AtrousConvolution2D",
-        "Deconvolution2D",
-    }
-)
-#: 1D kernels are ``(filter_length, 1, input_dim, nb_filter)`` whatever the image ordering.
-_TF_LAYOUT = frozenset({"Convolution1D", "AtrousConvolution1D"})
+#: The layers Theano convolved (flipping the kernel) where TensorFlow and torch correlate, by
+#: class name, and the ordering their kernels follow: a layer's own ``dim_ordering``, or
+#: ``'tf'`` for the 1D layers, whose kernels are ``(filter_length, 1, input_dim, nb_filter)``
+#: whatever the image ordering.  A subclass follows its nearest listed base.  Keras 1.2.2
+#: lists Convolution1D/2D/3D, AtrousConvolution2D and Deconvolution2D, and converts each by
+#: the global image_dim_ordering; AtrousConvolution1D (a Convolution1D) and ConvLSTM2D (whose
+#: eight ``W_*``/``U_*`` kernels Theano convolved too) are added.  None marks layers that
+#: are not converted: SeparableConvolution2D (Theano had no separable convolution) and the
+#: LocallyConnected layers (no convolution; their kernels have no spatial axes to flip).
+_KERNEL_ORDERINGS: dict[str, str | None] = {
+    "Convolution1D": "tf",
+    "AtrousConvolution1D": "tf",
+    "Convolution2D": "layer",
+    "AtrousConvolution2D": "layer",
+    "Deconvolution2D": "layer",
+    "Convolution3D": "layer",
+    "ConvLSTM2D": "layer",
+    "SeparableConvolution2D": None,
+    "LocallyConnected1D": None,
+    "LocallyConnected2D": None,
+}
+
+
+def _kernel_ordering(layer: Any) -> str | None:
+    """The ordering :func:`convert_kernel` reads ``layer``'s kernels by, or None when the
+    layer is not one Theano convolved."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _KERNEL_ORDERINGS:
+            ordering = _KERNEL_ORDERINGS[cls.__name__]
+            return getattr(layer, "dim_ordering", None) if ordering == "layer" else ordering
+    return None
+
+
+def convert_layer_kernels(layer: Any, weights: Sequence[Any]) -> list[Any]:
+    """``weights`` (arrays in the order of ``layer.weights``) with each convolution kernel
+    flipped by :func:`convert_kernel` when ``layer`` is a convolution Theano computed (or a
+    TimeDistributed one), else unchanged: how a file's Theano-trained arrays are loaded.
+
+    The kernels are the weights of 4 or 5 dimensions (the biases have one).
+    """
+    ordering = _kernel_ordering(layer)
+    inner = getattr(layer, "layer", None)  # TimeDistributed: its layer's weights are its own
+    if ordering is None and inner is not None and len(inner.weights) == len(weights):
+        return convert_layer_kernels(inner, weights)
+    if ordering is None:
+        return list(weights)
+    return [convert_kernel(w, ordering) if np.ndim(w) in (4, 5) else w for w in weights]
 
 
 def convert_all_kernels_in_model(model: Any) -> None:
     """Flip the spatial axes of every convolution kernel in ``model``, in place.
 
-    Converts weights trained with Theano's convolution (which flips kernels) for
-    TensorFlow's correlation and back; applying it twice restores the weights.
+    Converts weights trained with Theano's convolution (which flips kernels) for the
+    correlation of TensorFlow and torch, and back; applying it twice restores the
+    weights.  Each layer is converted by its own ``dim_ordering``, and the layers of
+    nested models and wrappers (``TimeDistributed(Convolution2D(...))``) are converted
+    too, each once.  Keras 1.2.2 converted ``model.layers`` only, by the global
+    image_dim_ordering.
     """
-    for layer in model.layers:
-        name = type(layer).__name__
-        if name in _CONVOLUTIONS:
-            ordering = "tf" if name in _TF_LAYOUT else getattr(layer, "dim_ordering", None)
-            weights = layer.get_weights()
-            weights[0] = convert_kernel(weights[0], ordering)
-            layer.set_weights(weights)
+    pending, seen = [model], set()
+    while pending:
+        layer = pending.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        pending.extend(layer._sublayers())
+        if _kernel_ordering(layer) is not None:
+            layer.set_weights(convert_layer_kernels(layer, layer.get_weights()))

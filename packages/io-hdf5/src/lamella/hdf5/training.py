@@ -7,13 +7,14 @@ does, and found again in ``custom_objects`` first, then in lamella's registries.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from lamella.engine.optimizer import TorchOptimizer
+from lamella.hdf5.optimizer_state import keras_state
 from lamella.optimizers import optimizer_from_config
 from lamella.plugins import name_of
 
@@ -52,12 +53,17 @@ def restore_training(
     state: list[np.ndarray],
     custom_objects: Mapping[str, Any] | None,
     filepath: str,
+    state_names: Sequence[str] = (),
+    backend: str | None = None,
 ) -> None:
     """Compile ``model`` as the file says and put back the optimizer state.
 
-    What cannot be restored is reported by one warning: without a training
-    configuration the model stays uncompiled; with a state that does not fit the
-    optimizer, training starts from a fresh state.
+    ``state`` is in Keras's order and layouts unless its names and the file's
+    ``backend`` say it is a lamella file in the optimizer's own order
+    (:func:`lamella.hdf5.optimizer_state.keras_state`).  What cannot be restored is
+    reported by one warning: without a training configuration the model stays
+    uncompiled; with a state that does not fit the optimizer, training starts from a
+    fresh state.
     """
     objects = dict(custom_objects or {})
     try:
@@ -86,7 +92,7 @@ def restore_training(
             and not model.optimizer.torch_optimizer.state
         ):
             _create_torch_state(model.optimizer)
-        model.optimizer.set_weights(state)
+        model.optimizer.set_weights(keras_state(model, list(state_names), backend, state))
     except ValueError as exc:
         warnings.warn(
             f"{filepath!r}: the optimizer state was not restored ({exc}); training "

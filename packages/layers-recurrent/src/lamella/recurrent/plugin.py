@@ -1,6 +1,6 @@
 """The hook module of lamella-layers-recurrent, named by its ``lamella`` entry point.
 
-It registers the recurrent layers and the wrappers under their Keras 1 class
+It registers the recurrent layers, ConvLSTM2D and the wrappers under their Keras 1 class
 names.  The layer modules are imported inside the hook, so loading this module
 costs nothing.
 """
@@ -17,8 +17,19 @@ LAMELLA_PLUGIN_API = 1
 
 @hookimpl
 def lamella_register_layers(register: Callable[..., Any]) -> None:
+    from lamella.recurrent.convolutional_recurrent import ConvLSTM2D, ConvRecurrent2D
     from lamella.recurrent.recurrent import GRU, LSTM, Recurrent, SimpleRNN
     from lamella.recurrent.wrappers import Bidirectional, TimeDistributed, Wrapper
 
-    for cls in (Recurrent, SimpleRNN, GRU, LSTM, Wrapper, TimeDistributed, Bidirectional):
+    for cls in (
+        Recurrent,
+        SimpleRNN,
+        GRU,
+        LSTM,
+        ConvRecurrent2D,
+        ConvLSTM2D,
+        Wrapper,
+        TimeDistributed,
+        Bidirectional,
+    ):
         register(cls)

@@ -7,6 +7,6 @@ only the names below.
 """
 
 from lamella.hdf5.keras2.config import is_keras2, model_config
-from lamella.hdf5.keras2.weights import convert, flip, keras1_spatial_axes
+from lamella.hdf5.keras2.weights import convert
 
-__all__ = ["convert", "flip", "is_keras2", "keras1_spatial_axes", "model_config"]
+__all__ = ["convert", "is_keras2", "model_config"]

@@ -3,7 +3,6 @@
 Arrays are matched by the target lamella layer's own weight names, so ``load_model``
 and ``load_weights`` of a weights-only file share one path: names are mapped, fused
 gate kernels split, convolution kernels re-oriented (keras1-api.md §4.5-4.6).
-``flip`` and ``keras1_spatial_axes`` also serve Keras 1 files written under Theano.
 """
 
 from __future__ import annotations
@@ -163,13 +162,3 @@ def _kernel(layer: Any, kernel: np.ndarray, theano: bool) -> np.ndarray:
 def flip(kernel: np.ndarray, axes: Any) -> np.ndarray:
     """Theano's convolution flips the kernel; torch's (like TensorFlow's) does not."""
     return np.ascontiguousarray(np.flip(kernel, axis=tuple(axes)))
-
-
-def keras1_spatial_axes(layer: Any, kernel: np.ndarray) -> tuple[int, ...]:
-    """The spatial axes of a Keras 1 conv kernel: th (out, in, s...), tf (s..., in, out);
-    Conv1D's (L, 1, in, out) has one."""
-    if kernel.ndim == 4 and type(layer).__name__.endswith("1D"):
-        return (0,)
-    if getattr(layer, "dim_ordering", "tf") == "th":
-        return tuple(range(2, kernel.ndim))
-    return tuple(range(kernel.ndim - 2))

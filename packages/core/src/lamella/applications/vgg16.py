@@ -1,0 +1,5 @@
+"""Keras 1's ``applications.vgg16`` path; the code is lamella-applications'."""
+
+from lamella.plugins import module_facade
+
+__getattr__, __dir__ = module_facade(__name__, "lamella.apps.vgg16", globals())

@@ -1,0 +1,1 @@
+"""Keras 1's ``keras.wrappers`` package: ``scikit_learn`` (needs scikit-learn)."""
