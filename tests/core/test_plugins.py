@@ -11,8 +11,11 @@ import importlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -62,7 +65,7 @@ class FakeEntryPoint:
     """Stands in for an importlib.metadata.EntryPoint of the ``lamella`` group."""
 
     name: str
-    module: ModuleType | Exception
+    module: ModuleType | BaseException
     distribution: str = "lamella-fake"
     version: str = "9.9"
     loads: int = 0
@@ -77,7 +80,7 @@ class FakeEntryPoint:
 
     def load(self) -> ModuleType:
         self.loads += 1
-        if isinstance(self.module, Exception):
+        if isinstance(self.module, BaseException):
             raise self.module
         return self.module
 
@@ -289,7 +292,9 @@ def _absent(dist: str) -> pytest.MarkDecorator:
             ("lamella.preprocessing.text", "Tokenizer", "lamella-preprocessing"),
             ("lamella.utils.io_utils", "HDF5Matrix", "lamella-io-hdf5"),
             ("lamella.datasets.mnist", "load_data", "lamella-preprocessing"),
-            ("lamella.utils.data_utils", "get_file", "lamella-preprocessing"),
+            ("lamella.applications", "VGG16", "lamella-applications"),
+            ("lamella.applications.vgg16", "VGG16", "lamella-applications"),
+            ("lamella.applications.imagenet_utils", "decode_predictions", "lamella-applications"),
         ]
     ],
 )
@@ -411,6 +416,142 @@ def test_a_hook_that_raises_leaves_no_partial_registration(fake_plugins):
     assert P.get("losses", "mse") is lamella.losses.mean_squared_error
     assert P.get("losses", "mean_squared_error") is lamella.losses.mean_squared_error
     assert "losses" not in infos["fake"].registered
+
+
+# -- a plugin may not end the program ------------------------------------------------------
+
+
+def _exiting_plugin() -> ModuleType:
+    @hookimpl
+    def lamella_register_layers(register):
+        raise SystemExit(3)
+
+    return plugin_module(lamella_register_layers)
+
+
+def _interrupting_plugin() -> ModuleType:
+    @hookimpl
+    def lamella_register_losses(register):
+        register(lamella.losses.hinge, name="interrupted_half")
+        raise KeyboardInterrupt
+
+    return plugin_module(lamella_register_losses)
+
+
+HOSTILE = {
+    "sys.exit at import": (SystemExit("bye"), "import failed: SystemExit: 'bye'"),
+    "bare sys.exit at import": (SystemExit(), "import failed: SystemExit"),
+    "KeyboardInterrupt at import": (
+        KeyboardInterrupt(),
+        "import failed: KeyboardInterrupt raised by the plugin, not by a Ctrl-C",
+    ),
+    "SystemExit in a hook": (
+        _exiting_plugin(),
+        "lamella_register_layers raised SystemExit: 3",
+    ),
+    "KeyboardInterrupt in a hook": (
+        _interrupting_plugin(),
+        "lamella_register_losses raised KeyboardInterrupt raised by the plugin",
+    ),
+}
+
+
+@pytest.mark.parametrize(("module", "message"), HOSTILE.values(), ids=HOSTILE)
+def test_a_plugin_that_exits_or_interrupts_is_reported_like_any_broken_plugin(
+    fake_plugins, module, message
+):
+    """The first lookup after ``import lamella.models`` must survive a plugin's sys.exit."""
+    fake_plugins.append(FakeEntryPoint("fake", module))
+    infos, caught = build()
+    runtime = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(runtime) == 1, runtime
+    assert runtime[0].startswith("lamella: plugin 'fake' from lamella-fake 9.9 failed: ")
+    assert message in runtime[0]
+    assert "a plugin may not end the program" in runtime[0]
+    assert infos["fake"].status == "failed"
+    assert P.get("layers", "Dense") is Dense
+    assert P.get("losses", "mse") is lamella.losses.mean_squared_error
+    assert not P.available("interrupted_half", "losses")
+
+
+def test_in_strict_mode_a_plugins_sys_exit_is_a_plugin_error(fake_plugins, monkeypatch):
+    monkeypatch.setenv("LAMELLA_STRICT_PLUGINS", "1")
+    fake_plugins.append(FakeEntryPoint("fake", SystemExit(0)))
+    with pytest.raises(PluginError, match=r"'fake' from lamella-fake.*SystemExit: 0"):
+        P.plugins()
+
+
+def test_lamella_plugins_names_a_plugin_that_exits(fake_plugins, capsys):
+    fake_plugins.append(FakeEntryPoint("fake", SystemExit(2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "fake: lamella-fake 9.9 [failed]" in out
+    assert "error: import failed: SystemExit: 2" in out
+
+
+class _CtrlC:
+    """An entry point whose import is cut short by a real SIGINT, as a Ctrl-C would."""
+
+    name, value, loads = "fake", "lamella_fake.plugin", 0
+    dist = SimpleNamespace(name="lamella-fake", version="9.9")
+
+    def load(self):
+        signal.raise_signal(signal.SIGINT)  # the handler raises KeyboardInterrupt here
+        time.sleep(1)  # not reached: the interrupt ends the import at once
+        return plugin_module()
+
+
+@pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+    reason="needs Python's own SIGINT handler",
+)
+def test_a_ctrl_c_during_a_plugin_import_still_interrupts_the_program(fake_plugins):
+    """The user pressed Ctrl-C: that is theirs, not the plugin's, and it propagates."""
+    fake_plugins.append(_CtrlC())
+    with pytest.raises(KeyboardInterrupt):
+        P.registry("layers")
+    assert manager._host is None  # nothing half-built is kept: the next lookup starts afresh
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    fake_plugins.clear()
+    assert P.get("layers", "Dense") is Dense
+
+
+def test_a_keyboard_interrupt_raised_in_a_thread_is_the_plugins(fake_plugins):
+    """Python delivers a Ctrl-C to the main thread only, so this one came from the plugin."""
+    fake_plugins.append(FakeEntryPoint("fake", KeyboardInterrupt()))
+    found: list[object] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        worker = threading.Thread(target=lambda: found.append(P.get("layers", "Dense")))
+        worker.start()
+        worker.join()
+    assert found == [Dense]
+    assert _plugin("fake").status == "failed"
+
+
+def test_lamella_plugins_reports_slow_plugins(fake_plugins, capsys, monkeypatch):
+    """A plugin that takes long to import delays every program's first lookup: say which."""
+    monkeypatch.setattr(manager, "SLOW_SECONDS", 0.05)
+
+    class Slow(FakeEntryPoint):
+        def load(self):
+            time.sleep(0.1)
+            return super().load()
+
+    fake_plugins.append(Slow("sleepy", plugin_module()))
+    fake_plugins.append(FakeEntryPoint("zippy", plugin_module()))
+    assert cli.main(["plugins", "--json"]) == 0
+    report = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert report["sleepy"]["seconds"]["import"] >= 0.1
+    assert report["zippy"]["seconds"]["import"] < 0.05
+    assert cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    slow_lines = [line for line in out.splitlines() if "slow:" in line]
+    assert len(slow_lines) == 1, out
+    assert re.search(r"slow: 0\.1\d s to load \(import 0\.1\d s\)", slow_lines[0])
+    assert out.index("sleepy: lamella-fake") < out.index(slow_lines[0]) < out.index("zippy:")
 
 
 @pytest.mark.parametrize(

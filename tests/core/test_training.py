@@ -343,13 +343,13 @@ class InterruptAt(Callback):
             raise KeyboardInterrupt
 
 
-def test_keyboard_interrupt_keeps_the_model_and_finished_epochs():
+def test_keyboard_interrupt_propagates_and_keeps_the_model_and_finished_epochs():
     x, y = data()
     model = classifier()
     model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy")
-    with pytest.warns(UserWarning, match="fit interrupted"):
-        history = model.fit(x, y, nb_epoch=5, verbose=0, callbacks=[InterruptAt(2)])
-    assert history.epoch == [0, 1]
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, nb_epoch=5, verbose=0, callbacks=[InterruptAt(2)])
+    assert model.history.epoch == [0, 1]
     assert not model.training
     assert model.predict(x).shape == (50, 3)
     assert len(model.fit(x, y, nb_epoch=1, verbose=0).history["loss"]) == 1

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
+import subprocess
 import sys
 
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from lamella.hdf5.safety import UnsafeFileError
 from lamella.layers.core import Dense
@@ -306,3 +309,232 @@ def test_without_safe_mode_the_bytecode_is_still_never_run(tmp_path):
     with pytest.raises((NotImplementedError, ValueError)):
         load_model(lambda_file(tmp_path, marker), safe_mode=False)
     assert not marker.exists()
+
+
+# -- what a load reads is bounded before anything is read (issue 17, item 2) ----------------
+
+
+def big_chunked(group, name, elements=1 << 18):
+    """1 MiB of float32 zeros that gzip keeps in a few KiB: within what a file of a few
+    KiB may declare (64 times its size, plus 1 MiB), a bomb when repeated."""
+    group.create_dataset(name, data=np.zeros(elements, "f4"), chunks=(1 << 16,), compression="gzip")
+
+
+@pytest.fixture
+def no_reads(monkeypatch):
+    """Fail the test if any dataset's values are read."""
+    reads: list[str] = []
+
+    def refuse(dataset, *args):
+        reads.append(dataset.name)
+        raise AssertionError(f"{dataset.name} was read")
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", refuse)
+    return reads
+
+
+def weights_file(tmp_path) -> str:
+    path = str(tmp_path / "w.h5")
+    Sequential([Dense(3, input_dim=4)]).save_weights(path)
+    return path
+
+
+def test_a_weight_listed_many_times_is_refused_before_reading(tmp_path, no_reads):
+    """The issue's reproduction, smaller (100 names, not 20,000): one 1 MiB dataset listed
+    again and again made load_weights read 1 MiB per listing."""
+    path = weights_file(tmp_path)
+    with h5py.File(path, "r+") as f:
+        group = f[f.attrs["layer_names"][0].decode()]
+        for name in list(group):
+            del group[name]
+        big_chunked(group, "big")
+        group.attrs["weight_names"] = np.array([b"big"] * 100)
+    with pytest.raises(UnsafeFileError, match=r"w\.h5.*/dense_1.*lists 'big' 100 times"):
+        Sequential([Dense(3, input_dim=4)]).load_weights(path)
+    assert no_reads == []
+
+
+def test_a_layer_listed_many_times_is_refused_before_reading(tmp_path, no_reads):
+    path = weights_file(tmp_path)
+    with h5py.File(path, "r+") as f:
+        group = f["dense_1"]
+        del group["dense_1_W"]
+        big_chunked(group, "dense_1_W")
+        f.attrs["layer_names"] = np.array([b"dense_1"] * 100)
+    with pytest.raises(UnsafeFileError, match=r"w\.h5.*layer_names.*lists 'dense_1' 100 times"):
+        Sequential([Dense(3, input_dim=4)]).load_weights(path)
+    assert no_reads == []
+
+
+def test_hard_links_cannot_multiply_what_a_load_reads(tmp_path, no_reads):
+    """100 names, each a hard link to one 1 MiB dataset: no name repeats, but the load
+    would read 100 MiB from a file of a few KiB."""
+    path = weights_file(tmp_path)
+    with h5py.File(path, "r+") as f:
+        group = f["dense_1"]
+        big_chunked(group, "big_0")
+        for i in range(1, 100):
+            group[f"big_{i}"] = group["big_0"]
+        group.attrs["weight_names"] = np.array([f"big_{i}".encode() for i in range(100)])
+    with pytest.raises(UnsafeFileError, match=r"w\.h5.*would read 104857600 bytes"):
+        Sequential([Dense(3, input_dim=4)]).load_weights(path)
+    assert no_reads == []
+
+
+def test_the_total_a_file_declares_is_bounded_not_each_dataset(tmp_path):
+    """Ten 1 MiB datasets, each within the file's allowance, together far over it."""
+    path = saved(tmp_path)
+    with h5py.File(path, "r+") as f:
+        for i in range(10):
+            big_chunked(f.require_group("unrelated"), f"junk_{i}")
+    with pytest.raises(UnsafeFileError, match=r"model\.h5.*declare 104857\d\d bytes in all"):
+        load_whole(path)
+
+
+@LOADERS
+def test_counts_are_compared_before_anything_is_read(tmp_path, load, monkeypatch):
+    path = saved(tmp_path)
+    with h5py.File(path, "r+") as f:
+        group = f["model_weights/dense_1"]
+        group["extra"] = np.ones(2, "f4")
+        group.attrs["weight_names"] = np.array([b"dense_1_W", b"dense_1_b", b"extra"])
+    model = Sequential([Dense(2, input_dim=3)])  # built before reads are refused
+    reads: list[str] = []
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda d, *a: reads.append(d.name))
+    with pytest.raises(ValueError, match=r"has 2 weights, but the file's group 'dense_1' holds 3"):
+        load(path) if load is load_whole else model.load_weights(path)
+    assert reads == []
+
+
+def test_declared_shapes_are_compared_before_anything_is_read(tmp_path, monkeypatch):
+    path = saved(tmp_path)
+    replace_w(path, lambda group, name: group.create_dataset(name, data=np.ones((4, 2), "f4")))
+    model = Sequential([Dense(2, input_dim=3)])
+    reads: list[str] = []
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda d, *a: reads.append(d.name))
+    with pytest.raises(ValueError, match=r"'W' has shape \(3, 2\).*holds shape \(4, 2\)"):
+        model.load_weights(path)
+    assert reads == []
+
+
+# -- a tiny config cannot declare a huge model (item 3) ------------------------------------
+
+
+def test_a_small_file_declaring_a_huge_model_is_refused_before_building(tmp_path, monkeypatch):
+    """A few KB declaring Dense(60000, input_dim=60000) allocated 14 GB before the weights
+    were looked at; now the declared weights are counted without allocating them."""
+    path = saved(tmp_path)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"][0]["config"].update(output_dim=60000, input_dim=60000,
+                                             batch_input_shape=[None, 60000])  # fmt: skip
+        f.attrs["model_config"] = json.dumps(config).encode()
+    devices: list[str] = []
+    real_build = Dense.build
+
+    def spying_build(self, input_shape):
+        devices.append(torch.empty(0).device.type)  # where this build's tensors go
+        real_build(self, input_shape)
+
+    monkeypatch.setattr(Dense, "build", spying_build)
+    with pytest.raises(ValueError, match=r"model\.h5.*3,600,060,000 weight values.*hold 8"):
+        load_model(path, compile=False)
+    assert devices == ["meta"]  # counted on torch's meta device, never built for real
+
+
+# -- all or nothing, and byte order (item 4) -------------------------------------------------
+
+
+def two_layers() -> Sequential:
+    return Sequential([Dense(3, input_dim=4, name="first"), Dense(2, name="second")])
+
+
+def test_big_endian_arrays_load_with_their_values(tmp_path):
+    """Files written elsewhere may keep '>f4'; torch refused them after earlier layers had
+    already been overwritten."""
+    source = two_layers()
+    path = str(tmp_path / "be.h5")
+    source.save_weights(path)
+    with h5py.File(path, "r+") as f:
+        for layer in ("first", "second"):
+            for name in list(f[layer]):
+                data = f[layer][name][()]
+                del f[layer][name]
+                f[layer].create_dataset(name, data=data.astype(">f4"))
+        assert f["second/second_W"].dtype == np.dtype(">f4")
+    target = two_layers()
+    target.load_weights(path)
+    for expected, got in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == np.float32
+
+
+def test_a_load_that_fails_late_changes_no_weight(tmp_path):
+    """The second layer's data is damaged: the first layer must keep its own weights."""
+    path = str(tmp_path / "damaged.h5")
+    two_layers().save_weights(path)
+    with h5py.File(path, "r+") as f:
+        del f["second/second_W"]
+        f["second"].create_dataset(
+            "second_W", data=np.ones((3, 2), "f4"), chunks=(3, 2), compression="gzip"
+        )
+        offset = f["second/second_W"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(b"\xff" * 8)  # the compressed chunk no longer inflates
+    model = two_layers()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(OSError, match=r"second_W of '.*damaged\.h5'.*damaged"):
+        model.load_weights(path)
+    for expected, got in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+# -- only regular files (item 8) -------------------------------------------------------------
+
+
+PIPE_SCRIPT = """
+import sys
+from lamella.hdf5 import reader
+from lamella.layers.core import Dense
+from lamella.models import Sequential
+try:
+    if sys.argv[2] == "load_model":
+        reader.load_model(sys.argv[1])
+    else:
+        reader.load_weights(Sequential([Dense(2, input_dim=3)]), sys.argv[1])
+except OSError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("action", ["load_model", "load_weights"])
+def test_a_named_pipe_is_refused_instead_of_waiting_forever(tmp_path, action):
+    """h5py blocks in open() holding the GIL, so the attempt runs in a child Python, which
+    calls the serializer directly (``lamella summary`` does too)."""
+    pipe = tmp_path / "pipe.h5"
+    os.mkfifo(pipe)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", PIPE_SCRIPT, str(pipe), action],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("loading a named pipe blocked")
+    assert result.returncode == 0, result.stderr
+    assert "pipe.h5" in result.stdout and "not a regular file (it is a named pipe)" in result.stdout
+
+
+# -- bounded quotes (item 6) -------------------------------------------------------------------
+
+
+def test_a_huge_name_in_a_file_is_quoted_short(tmp_path):
+    path = saved(tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["model_weights/dense_1"].attrs["weight_names"] = np.array([b"w" * 60000, b"dense_1_b"])
+    with pytest.raises(ValueError, match="holds no such dataset") as caught:
+        load_whole(path)
+    assert len(str(caught.value)) < 1000

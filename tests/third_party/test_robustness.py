@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from importlib import metadata
 
@@ -29,10 +31,16 @@ from lamella.models import Sequential
 FIXTURES = {
     "fixture-broken-import": "lamella-fixture-broken-import",
     "fixture-conflict": "lamella-fixture-conflict",
+    "fixture-exit-hook": "lamella-fixture-exit-hook",
+    "fixture-exit-import": "lamella-fixture-exit-import",
+    "fixture-interrupt": "lamella-fixture-interrupt",
     "fixture-misspelled": "lamella-fixture-misspelled",
     "fixture-old-api": "lamella-fixture-old-api",
     "fixture-raising-hook": "lamella-fixture-raising-hook",
+    "fixture-slow": "lamella-fixture-slow",
 }
+#: What a plugin says when it tries to end the program and lamella goes on without it.
+CONTAINED = "(a plugin may not end the program; lamella went on without it)"
 #: The fixtures whose problem is a plugin failure (strict mode raises for these).
 FAILING = {
     "fixture-broken-import": (
@@ -44,6 +52,16 @@ FAILING = {
         "failed",
         "lamella_register_activations raised RuntimeError: the fixture's hook fails after "
         "registering one name",
+    ),
+    "fixture-exit-import": (
+        "failed",
+        "import failed: SystemExit: 'lamella-fixture-exit-import ends the program at import' "
+        + CONTAINED,
+    ),
+    "fixture-exit-hook": ("failed", "lamella_register_layers raised SystemExit: 3 " + CONTAINED),
+    "fixture-interrupt": (
+        "failed",
+        "import failed: KeyboardInterrupt raised by the plugin, not by a Ctrl-C " + CONTAINED,
     ),
     "fixture-old-api": ("was skipped", "it declares plugin API 99"),
     "fixture-misspelled": (
@@ -133,10 +151,11 @@ def test_a_name_clash_is_one_warning_naming_both_distributions(loaded):
     assert "keeping the latter" in about[0]
 
 
-def test_the_five_fixtures_give_five_warnings_and_nothing_else_warns(loaded):
-    """The deliberate override of 'tanh' is silent; core itself warns about nothing."""
+def test_each_fixture_gives_one_warning_and_nothing_else_warns(loaded):
+    """The deliberate override of 'tanh' is silent, the slow plugin is quick here (its
+    sleep is off), and core itself warns about nothing."""
     _, messages = loaded
-    assert len(messages) == len(FIXTURES), messages
+    assert len(messages) == len(FIXTURES) - 1, messages
 
 
 def test_relu_stays_cores_and_tanh_is_the_fixtures_override(loaded):
@@ -156,6 +175,7 @@ def test_relu_stays_cores_and_tanh_is_the_fixtures_override(loaded):
         ("activations", "fixture_half_registered"),  # rolled back when the hook raised
         ("activations", "fixture_future"),  # its plugin API is not ours
         ("activations", "fixture_never_registered"),  # behind a misspelled hook
+        ("layers", "FixtureExitLayer"),  # rolled back when the hook exited
     ],
 )
 def test_nothing_a_failed_or_skipped_hook_registered_is_left(loaded, kind, name):
@@ -206,8 +226,16 @@ def test_lamella_plugins_reports_each_fixture():
             "loaded",
             {"losses": ["misspelled_plugin_loss"]},
         ),
+        "fixture-exit-hook": ("lamella-fixture-exit-hook", "failed", {}),
+        "fixture-exit-import": ("lamella-fixture-exit-import", "failed", {}),
+        "fixture-interrupt": ("lamella-fixture-interrupt", "failed", {}),
         "fixture-old-api": ("lamella-fixture-old-api", "incompatible", {}),
         "fixture-raising-hook": ("lamella-fixture-raising-hook", "failed", {}),
+        "fixture-slow": (
+            "lamella-fixture-slow",
+            "loaded",
+            {"activations": ["fixture_slow_identity"]},
+        ),
     }
     for name in FAILING:
         assert len(report[name]["errors"]) == 1
@@ -233,7 +261,8 @@ print(json.dumps({"status": report, "tanh": tanh}))
             "LAMELLA_DISABLE_PLUGINS",
             # entry-point names and distribution names both work
             "fixture-broken-import, lamella-fixture-raising-hook,fixture-conflict,"
-            "lamella-fixture-old-api,fixture-misspelled",
+            "lamella-fixture-old-api,fixture-misspelled,fixture-exit-hook,"
+            "lamella-fixture-exit-import,fixture-interrupt,fixture-slow",
             set(FIXTURES),
             id="disable-by-name",
         ),
@@ -260,9 +289,10 @@ def test_the_environment_switches_plugins_off(variable, value, disabled):
     assert report["status"]["core"] == "loaded"
     lines = result.stderr.splitlines()
     for name, dist in FIXTURES.items():
-        # a disabled plugin is silent; one left on still warns, once
+        # a disabled plugin is silent; one left on still warns, once (the slow one never)
         warned = [line for line in lines if dist in line]
-        assert len(warned) == (0 if name in disabled else 1), result.stderr
+        expected = 0 if name in disabled or name == "fixture-slow" else 1
+        assert len(warned) == expected, result.stderr
     expected_tanh = "lamella-core" if "fixture-conflict" in disabled else "lamella-fixture-conflict"
     assert report["tanh"] == expected_tanh
 
@@ -282,6 +312,9 @@ P.plugins()
         ("fixture-raising-hook", "fixture-raising-hook"),
         ("fixture-old-api", "fixture-old-api"),
         ("fixture-misspelled", "fixture-misspelled"),
+        ("fixture-exit-import", "fixture-exit-import"),
+        ("fixture-exit-hook", "fixture-exit-hook"),
+        ("fixture-interrupt", "fixture-interrupt"),
     ],
 )
 def test_strict_mode_turns_the_first_failure_into_an_error(only, first_failure):
@@ -297,3 +330,84 @@ def test_strict_mode_turns_the_first_failure_into_an_error(only, first_failure):
     ), result.stderr
     others = set(FIXTURES.values()) - {FIXTURES[first_failure]}
     assert [dist for dist in others if dist in result.stderr] == []
+
+
+# -- a plugin may not end the program (child Pythons) -------------------------------------
+
+FIRST_LOOKUP_SCRIPT = """
+import lamella.models
+print("imported", flush=True)
+from lamella.layers import Dense
+print("looked up", Dense.__name__, flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "hostile", ["fixture-exit-import", "fixture-exit-hook", "fixture-interrupt"]
+)
+def test_a_plugin_that_exits_does_not_end_the_program_at_the_first_lookup(hostile):
+    """The issue's reproduction: ``import lamella.models`` works, then the first registry
+    lookup ran the plugin, and its sys.exit (or KeyboardInterrupt) ended the program."""
+    result = child_python(FIRST_LOOKUP_SCRIPT, LAMELLA_PLUGINS=hostile)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "imported\nlooked up Dense\n"
+    warned = [line for line in result.stderr.splitlines() if FIXTURES[hostile] in line]
+    assert len(warned) == 1, result.stderr
+    assert expected_warning(hostile) + FAILING[hostile][1] in warned[0]
+
+
+def test_lamella_plugins_names_the_plugins_that_exit():
+    """With every fixture installed the command runs to the end and names each culprit."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lamella.cli", "plugins"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("LAMELLA_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for hostile in ("fixture-exit-import", "fixture-exit-hook", "fixture-interrupt"):
+        header = f"{hostile}: {FIXTURES[hostile]} {version(hostile)} [failed]"
+        assert header in result.stdout
+        block = result.stdout.split(header)[1]
+        assert block.splitlines()[1] == f"    error: {FAILING[hostile][1]}"
+
+
+def test_lamella_plugins_says_which_plugin_is_slow():
+    """A plugin whose import takes 1.2 s gets a 'slow' line naming where the time went."""
+    script = "from lamella.cli import main; main(['plugins'])"
+    result = child_python(
+        script, LAMELLA_PLUGINS="fixture-slow", LAMELLA_FIXTURE_SLOW_SECONDS="1.2"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    where = lines.index(f"fixture-slow: lamella-fixture-slow {version('fixture-slow')} [loaded]")
+    assert lines[where + 1].startswith("    slow: 1.2")
+    assert "(import 1.2" in lines[where + 1]
+    assert [line for line in lines if line.startswith("    slow:")] == [lines[where + 1]]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_a_ctrl_c_during_a_slow_plugin_import_still_interrupts_the_program():
+    """The user's Ctrl-C is the user's: lamella lets it end the program, as without plugins."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAMELLA_")}
+    env.update(LAMELLA_PLUGINS="fixture-slow", LAMELLA_FIXTURE_SLOW_SECONDS="60")
+    child = subprocess.Popen(
+        [sys.executable, "-c", FIRST_LOOKUP_SCRIPT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "imported\n"
+        time.sleep(3)  # the lookup has started, and the plugin sleeps for 60 s
+        started = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert time.monotonic() - started < 30
+    assert child.returncode != 0
+    assert out == ""
+    assert err.strip().splitlines()[-1] == "KeyboardInterrupt"

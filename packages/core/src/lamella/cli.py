@@ -13,6 +13,9 @@ from typing import Any
 
 
 def _plugins_report() -> list[dict[str, Any]]:
+    # torch and the engine first: every program pays for them anyway, so the times
+    # reported are what each plugin itself adds, not who happened to import torch.
+    import lamella.models  # noqa: F401
     from lamella.plugins import plugins
 
     return [
@@ -24,14 +27,36 @@ def _plugins_report() -> list[dict[str, Any]]:
             "status": info.status,
             "errors": info.errors,
             "registered": info.registered,
+            "seconds": {part: round(seconds, 4) for part, seconds in info.seconds.items()},
         }
         for info in plugins()
     ]
 
 
+def _slowness(seconds: dict[str, float]) -> str | None:
+    """A line for a plugin whose import and hooks took longer than ``SLOW_SECONDS``."""
+    from lamella.plugins.manager import SLOW_SECONDS
+
+    total = sum(seconds.values())
+    if total < SLOW_SECONDS:
+        return None
+    parts = ", ".join(
+        f"{part if part == 'import' else 'lamella_register_' + part} {time:.2f} s"
+        for part, time in sorted(seconds.items(), key=lambda item: -item[1])
+        if time >= 0.01
+    )
+    return (
+        f"slow: {total:.2f} s to load ({parts}); every program using lamella waits this "
+        "long at its first lookup"
+    )
+
+
 def _print_plugins(report: list[dict[str, Any]]) -> None:
     for entry in report:
         print(f"{entry['name']}: {entry['distribution']} {entry['version']} [{entry['status']}]")
+        slow = _slowness(entry["seconds"])
+        if slow is not None:
+            print(f"    {slow}")
         for kind, names in sorted(entry["registered"].items()):
             print(f"    {kind} ({len(names)}): {', '.join(sorted(names))}")
         if not entry["registered"] and entry["status"] == "loaded":

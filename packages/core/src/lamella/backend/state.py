@@ -58,3 +58,16 @@ def get_uid(prefix: str = "") -> int:
 
 def reset_uids() -> None:
     _uids.clear()
+
+
+@contextlib.contextmanager
+def uids_kept() -> Iterator[None]:
+    """Run the block, then put the name counters back as they were: a model built only to
+    be measured (on torch's meta device) must not shift the names of later layers."""
+    saved = {prefix: next(counter) for prefix, counter in list(_uids.items())}
+    _uids.update({prefix: itertools.count(number) for prefix, number in saved.items()})
+    try:
+        yield
+    finally:
+        _uids.clear()
+        _uids.update({prefix: itertools.count(number) for prefix, number in saved.items()})

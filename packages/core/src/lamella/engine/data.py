@@ -7,6 +7,7 @@ error message, never a half-trained model.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from lamella.backend.config import torch_dtype
+from lamella.utils.messages import quoted
 
 Shape = tuple[int | None, ...]
 
@@ -32,16 +34,27 @@ def as_list(data: Any, names: Sequence[str], what: str, allow_none: bool = False
                 f"and the model's {what}s are {list(names)}"
             )
         return [data[n] for n in names]
-    if isinstance(data, (list, tuple)) and len(names) > 1:
+    if len(names) > 1:
+        if not isinstance(data, (list, tuple)):
+            raise ValueError(
+                f"The model has {len(names)} {what}s ({list(names)}), but got one "
+                f"{type(data).__name__}{_shape_of(data)}; pass a list of {len(names)} arrays "
+                "in that order, or a dict by name"
+            )
         if len(data) != len(names):
             raise ValueError(
-                f"The model expects {len(names)} {what} arrays ({list(names)}), but got a "
-                f"list of {len(data)}"
+                f"The model has {len(names)} {what}s ({list(names)}), but got a list of "
+                f"{len(data)} arrays"
             )
         return list(data)
     if isinstance(data, (list, tuple)) and len(data) == 1 and _is_array_like(data[0]):
         return [data[0]]
     return [data]
+
+
+def _shape_of(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f" of shape {tuple(shape)}" if shape is not None else ""
 
 
 def _is_array_like(value: Any) -> bool:
@@ -144,15 +157,57 @@ def split_tail(
 
 
 def class_weights_to_samples(
-    target: torch.Tensor, class_weight: Mapping[int, float]
+    target: torch.Tensor,
+    class_weight: Mapping[Any, float],
+    classes: int | None = None,
+    name: str = "the targets",
+    sparse: bool = False,
 ) -> torch.Tensor:
-    """Per-sample weights from ``{class: weight}`` (classes by argmax if one-hot)."""
-    if target.dim() >= 2 and target.shape[-1] > 1:
-        classes = target.argmax(-1)
+    """Per-sample weights from ``{class: weight}``: classes by argmax of one-hot targets, or
+    the indices themselves (``sparse``); a sample's timesteps are averaged.
+
+    Every class in ``target`` needs a weight, as in Keras 1 (a default would hide a
+    typo); a key that is not a class index in ``[0, classes)`` is refused, never read
+    as Python's negative index from the end.  ``classes`` is the output's class count
+    where it is known (a one-hot target knows its own).
+    """
+    if sparse:
+        labels = target.reshape(target.shape[0], -1).long()
+    elif target.dim() >= 2 and target.shape[-1] > 1:
+        labels, classes = target.argmax(-1), int(target.shape[-1])
     else:
-        classes = target.reshape(target.shape[0], -1)[:, 0].round().long()
-    table = torch.ones(int(max(max(class_weight), int(classes.max()))) + 1, device=target.device)
-    for cls, weight in class_weight.items():
-        table[int(cls)] = float(weight)
-    weights = table[classes]
+        labels = target.reshape(target.shape[0], -1)[:, 0].round().long()
+    table = _class_table(class_weight, classes)
+    present = labels.unique().tolist()
+    missing = [c for c in present if c not in table]
+    if missing:
+        raise ValueError(
+            f"class_weight has no weight for the classes {missing} found in {name}; it "
+            f"gives weights for {sorted(table)}"
+        )
+    lookup = torch.zeros(int(max(present[-1] if present else 0, *table)) + 1)
+    for cls, weight in table.items():
+        lookup[cls] = weight
+    weights = lookup.to(target.device)[labels]
     return weights.reshape(weights.shape[0], -1).mean(-1) if weights.dim() > 1 else weights
+
+
+def _class_table(class_weight: Mapping[Any, float], classes: int | None) -> dict[int, float]:
+    """``class_weight`` with its keys checked as class indices."""
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(
+            "class_weight must be a dict {class index: weight}, got "
+            f"{type(class_weight).__name__}"
+        )
+    expected = (
+        f"the output has {classes} classes, numbered 0 to {classes - 1}"
+        if classes is not None
+        else "class indices are whole numbers from 0"
+    )
+    table: dict[int, float] = {}
+    for key, weight in class_weight.items():
+        whole = isinstance(key, numbers.Integral) or (isinstance(key, float) and key.is_integer())
+        if not whole or key < 0 or (classes is not None and key >= classes):
+            raise ValueError(f"class_weight: {quoted(key)} is not a class index: {expected}")
+        table[int(key)] = float(weight)
+    return table

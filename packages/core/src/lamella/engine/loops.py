@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, CallbackList, EpochStats, History, ProgbarLogger
-from lamella.engine import distributed
+from lamella.engine import distributed, modes
 from lamella.engine.batches import Batch
 
 
@@ -56,52 +56,64 @@ def train(
         }
     )
     model.stop_training = False
-    hooks.on_train_begin()
-    if parallel:
-        distributed.data_parallel(model)
-    try:
-        for epoch in range(initial_epoch, nb_epoch):
-            stats.reset()
-            hooks.on_epoch_begin(epoch)
-            model.train()
-            with learning_phase_scope(1):
-                for index, batch in enumerate(source.epoch()):
-                    _train_batch(model, index, batch, hooks, stats, names)
-                    if model.stop_training and not parallel:
-                        break
-            if parallel:
-                distributed.reduce_stats(stats, model.device)
-            logs: dict[str, Any] = stats.averages()
-            _report_broken_loss(epoch, logs, stats)
-            if validate is not None:
-                logs.update((f"val_{n}", v) for n, v in zip(names, validate(), strict=True))
-            hooks.on_epoch_end(epoch, logs)
-            if parallel:
-                model.stop_training = distributed.any_rank(model.stop_training, model.device)
-            if model.stop_training:
-                break
-    except RuntimeError as error:
-        if not parallel:
-            raise
-        explained = distributed.explain_failure(error)
-        if explained is error:
-            raise
-        raise explained from error
-    except KeyboardInterrupt:
-        model.eval()
-        warnings.warn(
-            "fit interrupted: the model keeps the weights of the last finished batch; "
-            f"history holds {len(model.history.epoch)} finished epoch(s)",
-            stacklevel=3,
-        )
-        hooks.on_train_end()  # callbacks close their files and print their summaries
-        return model.history
-    finally:
-        model.eval()
+    with modes.training(model, "fit"):
+        hooks.on_train_begin()
         if parallel:
-            distributed.release(model)
-    hooks.on_train_end()
+            distributed.data_parallel(model)
+        try:
+            _epochs(model, source, nb_epoch, initial_epoch, hooks, stats, names, validate)
+        except RuntimeError as error:
+            if not parallel:
+                raise
+            explained = distributed.explain_failure(error)
+            if explained is error:
+                raise
+            raise explained from error
+        except KeyboardInterrupt:
+            # Ctrl-C stops the program as in Keras 1, with the model usable and the
+            # callbacks' files closed: inference mode first, then on_train_end.
+            model.eval()
+            hooks.on_train_end()
+            raise
+        finally:
+            model.eval()
+            if parallel:
+                distributed.release(model)
+        hooks.on_train_end()
     return model.history
+
+
+def _epochs(
+    model: Any,
+    source: BatchSource,
+    nb_epoch: int,
+    initial_epoch: int,
+    hooks: CallbackList,
+    stats: EpochStats,
+    names: list[str],
+    validate: Callable[[], list[float]] | None,
+) -> None:
+    parallel = distributed.active()
+    for epoch in range(initial_epoch, nb_epoch):
+        stats.reset()
+        hooks.on_epoch_begin(epoch)
+        model.train()
+        with learning_phase_scope(1):
+            for index, batch in enumerate(source.epoch()):
+                _train_batch(model, index, batch, hooks, stats, names)
+                if model.stop_training and not parallel:
+                    break
+        if parallel:
+            distributed.reduce_stats(stats, model.device)
+        logs: dict[str, Any] = stats.averages()
+        _report_broken_loss(epoch, logs, stats)
+        if validate is not None:
+            logs.update((f"val_{n}", v) for n, v in zip(names, validate(), strict=True))
+        hooks.on_epoch_end(epoch, logs)
+        if parallel:
+            model.stop_training = distributed.any_rank(model.stop_training, model.device)
+        if model.stop_training:
+            break
 
 
 def _train_batch(

@@ -1,25 +1,44 @@
 """Layers as Keras's ``{"class_name": ..., "config": {...}}`` and back, via the registry.
 
 Classes are found only through the registry (or ``custom_objects``): nothing a
-config names is ever imported, so loading a file cannot run code it brings.
+config names is ever imported, so loading a file cannot run code it brings.  A
+config of a few bytes may still declare a huge model, or (in YAML, through aliases)
+expand to billions of values: ``model_from_*`` count the weights a config declares on
+torch's meta device before building it, and YAML's expansion is bounded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import json
-from collections.abc import Iterator, Mapping
+import numbers
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import torch
 import yaml
 
+from lamella.backend.state import uids_kept
 from lamella.engine.container import Container
 from lamella.plugins import registry
 from lamella.utils.generic_utils import loading_custom_objects
+from lamella.utils.messages import quoted
 
 #: The Keras version whose file formats lamella writes.
 KERAS_VERSION = "1.2.2"
+
+#: The most weight values (parameters and buffers) ``model_from_config``, ``_json`` and
+#: ``_yaml`` build unless the caller passes another ``max_params``: 2**28, 1 GiB of float32,
+#: twice VGG16.
+MAX_PARAMS = 1 << 28
+
+#: The most values a YAML text may expand to through its aliases, per byte of text (and
+#: a floor): a config without aliases holds fewer values than bytes.
+YAML_VALUES_PER_BYTE = 10
+YAML_VALUES_FLOOR = 100_000
 
 _safe_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("safe_mode", default=True)
 
@@ -44,8 +63,10 @@ def loading(safe: bool) -> Iterator[None]:
 
 
 def class_name(layer: Any) -> str:
-    """The name a layer is saved under: its registered name, else its class name."""
-    return registry("layers").name_of(type(layer)) or type(layer).__name__
+    """The name a layer is saved under: the Keras 1 class it stands for (Keras 2's ``Add``
+    is a ``Merge``), else its registered name, else its class name."""
+    saved_as = getattr(type(layer), "saved_as", None)
+    return saved_as or registry("layers").name_of(type(layer)) or type(layer).__name__
 
 
 def layer_to_config(layer: Any) -> dict[str, Any]:
@@ -61,9 +82,15 @@ def layer_from_config(
     ``lamella.utils.generic_utils`` (``custom_object_scope``), then in the registry;
     ``custom_objects`` stay visible to every lookup the rebuild makes.
     """
+    if not isinstance(config, Mapping):
+        raise ValueError(
+            "A layer config must be a mapping with the keys 'class_name' and 'config', got "
+            f"a {type(config).__name__}: {quoted(config)}"
+        )
     if "class_name" not in config or "config" not in config:
         raise ValueError(
-            f"A layer config must have the keys 'class_name' and 'config', got {sorted(config)}"
+            "A layer config must have the keys 'class_name' and 'config', got "
+            f"{quoted(sorted(config, key=str))}"
         )
     name = config["class_name"]
     with loading_custom_objects(custom_objects) as objects:
@@ -167,7 +194,7 @@ def container_from_config(
         if not progress:
             names = sorted({layer.name for layer, _ in pending})
             raise ValueError(
-                f"Cannot rebuild model {config.get('name')!r}: the inputs of "
+                f"Cannot rebuild model {quoted(config.get('name'))}: the inputs of "
                 f"layers {names} never appear in the config"
             )
         pending = [item for item in pending if all(item is not done for done in progress)]
@@ -202,28 +229,121 @@ def model_to_dict(model: Any) -> dict[str, Any]:
     }
 
 
+def declared_weights(
+    config: Mapping[str, Any],
+    custom_objects: Mapping[str, Any] | None = None,
+    safe_mode: bool = True,
+) -> int | None:
+    """How many weight values (parameters and buffers) the model of ``config`` holds.
+
+    The model is built on torch's meta device, where tensors have shapes and no memory,
+    and automatic layer names are left as they were.  None when some layer cannot be
+    built there (its ``build`` reads values); then only building it for real can tell.
+    """
+    with loading(safe_mode), uids_kept(), torch.device("meta"):
+        try:
+            model = layer_from_config(config, custom_objects)
+        except (RuntimeError, NotImplementedError):
+            return None
+    return sum(t.numel() for t in itertools.chain(model.parameters(), model.buffers()))
+
+
 def model_from_config(
     config: Mapping[str, Any],
     custom_objects: Mapping[str, Any] | None = None,
     safe_mode: bool = True,
+    max_params: int | None = MAX_PARAMS,
 ) -> Any:
     """A model from Keras's ``{"class_name", "config"}`` (a Sequential's config is a list).
 
     ``safe_mode=False`` lets Lambda layers run the Python code stored in the
-    config: pass it only for configs you trust.
+    config: pass it only for configs you trust.  A config declaring more than
+    ``max_params`` weight values is refused before any is allocated; raise it for a
+    bigger model, or pass None to build without counting.
     """
+    _check_size(config, custom_objects, safe_mode, max_params, "model_from_config")
     with loading(safe_mode):
         return layer_from_config(config, custom_objects)
 
 
+def _check_size(
+    config: Mapping[str, Any],
+    custom_objects: Mapping[str, Any] | None,
+    safe_mode: bool,
+    max_params: int | None,
+    caller: str,
+) -> None:
+    if max_params is None:
+        return
+    if (
+        not isinstance(max_params, numbers.Integral)
+        or isinstance(max_params, bool)
+        or max_params < 1
+    ):
+        raise TypeError(f"{caller}: max_params must be a positive int or None, got {max_params!r}")
+    declared = declared_weights(config, custom_objects, safe_mode)
+    if declared is not None and declared > max_params:
+        raise ValueError(
+            f"{caller}: the config declares {declared:,} weight values, more than the limit "
+            f"of {max_params:,}; nothing was allocated. For a model you expect to be this "
+            f"big, pass max_params={declared} (or None for no limit)"
+        )
+
+
 def model_from_json(
-    json_string: str, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True
+    json_string: str,
+    custom_objects: Mapping[str, Any] | None = None,
+    safe_mode: bool = True,
+    max_params: int | None = MAX_PARAMS,
 ) -> Any:
-    return model_from_config(json.loads(json_string), custom_objects, safe_mode)
+    """A model from ``model.to_json()``; ``max_params`` as in :func:`model_from_config`."""
+    config = _parsed(json.loads, json_string, "JSON")
+    _check_size(config, custom_objects, safe_mode, max_params, "model_from_json")
+    return model_from_config(config, custom_objects, safe_mode, max_params=None)
 
 
 def model_from_yaml(
-    yaml_string: str, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True
+    yaml_string: str,
+    custom_objects: Mapping[str, Any] | None = None,
+    safe_mode: bool = True,
+    max_params: int | None = MAX_PARAMS,
 ) -> Any:
-    """YAML is read with ``yaml.safe_load``: no Python object is ever built from the text."""
-    return model_from_config(yaml.safe_load(yaml_string), custom_objects, safe_mode)
+    """YAML is read with ``yaml.safe_load``: no Python object is ever built from the text,
+    and a text whose aliases expand it beyond ``YAML_VALUES_PER_BYTE`` values per byte is
+    refused.  ``max_params`` as in :func:`model_from_config`."""
+    config = _parsed(yaml.safe_load, yaml_string, "YAML")
+    _check_expansion(config, len(yaml_string))
+    _check_size(config, custom_objects, safe_mode, max_params, "model_from_yaml")
+    return model_from_config(config, custom_objects, safe_mode, max_params=None)
+
+
+def _check_expansion(document: Any, length: int) -> None:
+    """Refuse a YAML "billion laughs": aliases let a few hundred bytes stand for 10^9
+    values, which every later walk of the config (or a message quoting it) would expand."""
+    limit = YAML_VALUES_FLOOR + YAML_VALUES_PER_BYTE * length
+    pending, seen = [document], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > limit:
+            raise ValueError(
+                f"model_from_yaml: the YAML expands, through its aliases, to more than "
+                f"{limit:,} values from {length:,} characters; it is not a model config"
+            )
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def _parsed(parse: Callable[[str], Any], text: str, language: str) -> Any:
+    """``parse(text)``; nesting past Python's recursion limit is a clear error, not a bare
+    RecursionError (no model config nests that deep)."""
+    try:
+        return parse(text)
+    except RecursionError:
+        raise ValueError(
+            f"model_from_{language.lower()}: the {language} nests deeper than Python's "
+            f"recursion limit ({sys.getrecursionlimit()}); it is not a model config"
+        ) from None

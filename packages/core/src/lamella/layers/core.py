@@ -40,6 +40,12 @@ def _invalid(layer: Layer, arg: str, expected: str, got: Any) -> ValueError:
     return ValueError(f"{type(layer).__name__} {layer.name}: {arg} must be {expected}, got {got!r}")
 
 
+def _is_size(value: Any) -> bool:
+    """Whether ``value`` may become a size of ``input_shape`` (checked again, by name, after
+    ``Layer.__init__``, so that the error names the argument the user wrote)."""
+    return value is None or (_is_int(value) and value > 0)
+
+
 def _positive_int(layer: Layer, arg: str, value: Any) -> int:
     if not _is_int(value) or value < 1:
         raise _invalid(layer, arg, "a positive integer", value)
@@ -77,9 +83,11 @@ class _Affine(Layer):
     ):
         from lamella import constraints, initializers, regularizers
 
-        if input_dim is not None and "input_shape" not in kwargs:
+        if input_dim is not None and "input_shape" not in kwargs and _is_size(input_dim):
             kwargs["input_shape"] = (input_dim,)
         super().__init__(**kwargs)
+        if input_dim is not None:
+            _positive_int(self, "input_dim", input_dim)
         self.input_dim = input_dim
         self.init = initializers.get(init)
         self.W_regularizer = regularizers.get(W_regularizer)
@@ -542,7 +550,12 @@ class TimeDistributedDense(Dense):
             "TimeDistributedDense is deprecated: use TimeDistributed(Dense(...)) instead",
             stacklevel=2,
         )
-        if input_dim is not None and "input_shape" not in kwargs:
+        if (
+            input_dim is not None
+            and "input_shape" not in kwargs
+            and _is_size(input_dim)
+            and _is_size(input_length)
+        ):
             kwargs["input_shape"] = (input_length, input_dim)
         super().__init__(
             output_dim,
@@ -558,6 +571,8 @@ class TimeDistributedDense(Dense):
             input_dim,
             **kwargs,
         )
+        if input_length is not None:
+            _positive_int(self, "input_length", input_length)
         self.input_length = input_length
         self.input_spec = [InputSpec(ndim=3)]
 

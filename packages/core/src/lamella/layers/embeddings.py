@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from lamella.engine.topology import InputSpec, Layer, Shape
-from lamella.layers.core import _activation_name, _invalid, _positive_int, _serialize
+from lamella.layers.core import (
+    _activation_name,
+    _invalid,
+    _is_size,
+    _positive_int,
+    _serialize,
+)
 
 
 class Embedding(Layer):
@@ -37,7 +43,8 @@ class Embedding(Layer):
     ):
         from lamella import constraints, initializers, regularizers
 
-        if "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+        shaped = "input_shape" in kwargs or "batch_input_shape" in kwargs
+        if not shaped and _is_size(input_length):
             # As in Keras 1: an Embedding can start a Sequential without input_length.
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -88,7 +95,32 @@ class Embedding(Layer):
             keep = 1.0 - self.dropout
             rows = torch.empty(self.input_dim, 1, dtype=W.dtype, device=W.device)
             W = W * (rows.bernoulli_(keep) / keep)
-        return F.embedding(x.long(), W)
+        indices = x.long()
+        try:
+            return F.embedding(indices, W)
+        except (IndexError, RuntimeError) as error:  # torch names neither layer nor index
+            # Read only after a failed lookup: the fast path never waits for the device.
+            outside = indices[(indices < 0) | (indices >= self.input_dim)]
+            if not outside.numel():
+                raise
+            raise self._out_of_range(int(outside[0]), "its input") from error
+
+    def check_input_data(self, indices: torch.Tensor, what: str) -> None:
+        """Refuse out-of-range indices in a model's whole input array, once per call,
+        before any batch runs (``fit`` and ``predict`` call this for an Embedding fed
+        straight from an input)."""
+        if not indices.numel():
+            return
+        low, high = (int(v) for v in torch.aminmax(indices))
+        if low < 0 or high >= self.input_dim:
+            raise self._out_of_range(low if low < 0 else high, what)
+
+    def _out_of_range(self, index: int, where: str) -> IndexError:
+        return IndexError(
+            f"Embedding {self.name}: {where} holds index {index}, out of range: input_dim is "
+            f"{self.input_dim}, so indices must be in [0, {self.input_dim - 1}] (input_dim is "
+            "the vocabulary size, the largest index + 1)"
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {

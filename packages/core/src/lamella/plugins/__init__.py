@@ -29,6 +29,7 @@ from lamella.plugins.manager import RUNTIME, PluginInfo, host, reset
 from lamella.plugins.registry import Registry, make_entry
 from lamella.plugins.serializer import Serializer
 from lamella.utils.generic_utils import custom_objects_in_effect
+from lamella.utils.messages import quoted
 
 __all__ = [
     "KINDS",
@@ -135,7 +136,9 @@ def resolve(
         config = dict(identifier)
         name = config.pop("name", None) or config.pop("class_name", None)
         if name is None:
-            raise ValueError(f"A {kind} config needs a 'name' or 'class_name' key: {identifier}")
+            raise ValueError(
+                f"A {kind} config needs a 'name' or 'class_name' key: {quoted(identifier)}"
+            )
         config = dict(config.get("config", config))
         return resolve(kind, name, custom_objects)(**config)
     if custom_objects and identifier in custom_objects:

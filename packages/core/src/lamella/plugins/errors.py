@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from importlib import metadata
 
+from lamella.utils.messages import quoted
+
 
 class PluginError(RuntimeError):
     """A plugin failed to load or to register (raised only in strict mode)."""
@@ -32,7 +34,7 @@ class UnknownNameError(ValueError):
         self.unknown = name
         known = sorted(set(known))
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        text = f"Unknown {singular(kind)}: {name!r}."
+        text = f"Unknown {singular(kind)}: {quoted(name)}."
         if close:
             text += " Did you mean: " + ", ".join(repr(c) for c in close) + "?"
         if known:

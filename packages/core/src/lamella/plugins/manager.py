@@ -3,18 +3,25 @@
 Nothing here runs at import.  The first registry lookup loads every entry point
 of the ``lamella`` group, each in its own try/except, and each kind's registry is
 filled when that kind is first asked for.  A plugin that fails is one warning
-that names it, never a broken ``import lamella...``.
+that names it, never a broken ``import lamella...``: whatever a plugin's import or
+hook raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is reported as that
+plugin's failure, except a real Ctrl-C (a SIGINT that arrived meanwhile), which is
+the user's and propagates.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import threading
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import pluggy
@@ -23,10 +30,14 @@ from lamella.plugins import hookspecs
 from lamella.plugins.errors import PluginError
 from lamella.plugins.first_party import FIRST_PARTY
 from lamella.plugins.registry import Entry, Provider, Registry, make_entry
+from lamella.utils.messages import quoted
 
 CORE_PLUGIN = "core"
 CORE_MODULE = "lamella.plugins.builtin"
 RUNTIME = Provider(plugin="runtime", distribution="(runtime)", version="")
+#: A plugin whose import and hooks take longer than this is flagged by `lamella plugins`:
+#: every program that uses lamella waits that long at its first registry lookup.
+SLOW_SECONDS = 1.0
 
 
 @dataclass
@@ -40,6 +51,8 @@ class PluginInfo:
     status: str = "loaded"  # loaded | failed | disabled | incompatible
     errors: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    #: Seconds spent importing the hook module ("import") and in each kind's hook.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def provider(self) -> Provider:
@@ -55,6 +68,49 @@ def _env_list(variable: str) -> set[str] | None:
 
 def _strict() -> bool:
     return os.environ.get("LAMELLA_STRICT_PLUGINS", "") not in ("", "0", "false", "False")
+
+
+@contextlib.contextmanager
+def _noticing_ctrl_c() -> Iterator[list[bool]]:
+    """Record whether a SIGINT arrives while plugin code runs, to tell a user's Ctrl-C
+    from a ``KeyboardInterrupt`` the plugin raised itself.
+
+    Python runs signal handlers, and so raises a Ctrl-C's KeyboardInterrupt, in the
+    main thread only: elsewhere no handler is needed, every KeyboardInterrupt there is
+    the plugin's.  A handler set by the program (not SIG_IGN or SIG_DFL) is wrapped,
+    then put back.
+    """
+    seen = [False]
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):  # e.g. a subinterpreter
+            previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield seen
+        return
+    handler_of_program: Callable[[int, FrameType | None], Any] = previous
+
+    def noticing(signum: int, frame: FrameType | None) -> Any:
+        seen[0] = True
+        return handler_of_program(signum, frame)
+
+    signal.signal(signal.SIGINT, noticing)
+    try:
+        yield seen
+    finally:
+        if signal.getsignal(signal.SIGINT) is noticing:  # unless someone changed it since
+            signal.signal(signal.SIGINT, previous)
+
+
+def _failure(exc: BaseException) -> str:
+    """How a plugin's exception is reported; an exit or an interrupt says it was contained."""
+    if isinstance(exc, KeyboardInterrupt):
+        text = "KeyboardInterrupt raised by the plugin, not by a Ctrl-C"
+    elif isinstance(exc, SystemExit):
+        text = "SystemExit" if exc.code is None else f"SystemExit: {quoted(exc.code)}"
+    else:
+        return f"{type(exc).__name__}: {exc}"
+    return f"{text} (a plugin may not end the program; lamella went on without it)"
 
 
 class PluginHost:
@@ -92,6 +148,10 @@ class PluginHost:
         self.pm.register(importlib.import_module(CORE_MODULE), name=CORE_PLUGIN)
 
     def _load_entry_points(self) -> None:
+        with _noticing_ctrl_c() as ctrl_c:
+            self._load_each_entry_point(ctrl_c)
+
+    def _load_each_entry_point(self, ctrl_c: list[bool]) -> None:
         allowed = _env_list("LAMELLA_PLUGINS")
         blocked = _env_list("LAMELLA_DISABLE_PLUGINS") or set()
         for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
@@ -109,28 +169,35 @@ class PluginHost:
             ):
                 info.status = "disabled"
                 continue
+            start = time.perf_counter()
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must never break lamella
-                self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # a broken plugin must never break lamella
+                _reraise_ctrl_c(exc, ctrl_c)
+                self._fail(info, f"import failed: {_failure(exc)}")
                 continue
-            self._register_module(info, module)
+            finally:
+                info.seconds["import"] = time.perf_counter() - start
+            self._register_module(info, module, ctrl_c)
 
-    def _register_module(self, info: PluginInfo, module: ModuleType) -> None:
-        api = getattr(module, "LAMELLA_PLUGIN_API", hookspecs.PLUGIN_API_VERSION)
-        if api != hookspecs.PLUGIN_API_VERSION:
+    def _register_module(self, info: PluginInfo, module: ModuleType, ctrl_c: list[bool]) -> None:
+        try:  # a module's __getattr__ is plugin code too
+            api = getattr(module, "LAMELLA_PLUGIN_API", hookspecs.PLUGIN_API_VERSION)
+            compatible = bool(api == hookspecs.PLUGIN_API_VERSION)
+            if compatible:
+                self.pm.register(module, name=info.name)
+        except BaseException as exc:
+            _reraise_ctrl_c(exc, ctrl_c)
+            self._fail(info, f"hook validation failed: {_failure(exc)}")
+            return
+        if not compatible:
             self._fail(
                 info,
-                f"it declares plugin API {api!r}, but this lamella-core speaks plugin API "
+                f"it declares plugin API {quoted(api)}, but this lamella-core speaks plugin API "
                 f"{hookspecs.PLUGIN_API_VERSION}; install a release of {info.distribution} "
                 f"built for plugin API {hookspecs.PLUGIN_API_VERSION}",
                 status="incompatible",
             )
-            return
-        try:
-            self.pm.register(module, name=info.name)
-        except Exception as exc:
-            self._fail(info, f"hook validation failed: {exc}")
             return
         for caller in self.pm.get_hookcallers(module) or ():
             if caller.spec is None:
@@ -144,10 +211,11 @@ class PluginHost:
             return registry
         with self._lock:
             if kind not in self.registries:
-                self.registries[kind] = self._build(kind)
+                with _noticing_ctrl_c() as ctrl_c:
+                    self.registries[kind] = self._build(kind, ctrl_c)
             return self.registries[kind]
 
-    def _build(self, kind: str) -> Registry:
+    def _build(self, kind: str, ctrl_c: list[bool]) -> Registry:
         registry = Registry(kind)
         hook = getattr(self.pm.hook, f"lamella_register_{kind}")
         impls = sorted(hook.get_hookimpls(), key=lambda impl: self._rank(impl.plugin_name))
@@ -170,14 +238,18 @@ class PluginHost:
                     _added.append(entry.name)
 
             saved = dict(registry.entries), dict(registry.lookup)
+            start = time.perf_counter()
             try:
                 impl.function(register=register)
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit too: see the module's docstring
+                _reraise_ctrl_c(exc, ctrl_c)
                 # Roll back to the state before this hook, overridden entries included.
                 registry.entries, registry.lookup = saved
-                registry.failures[info.distribution] = f"{type(exc).__name__}: {exc}"
-                self._fail(info, f"lamella_register_{kind} raised {type(exc).__name__}: {exc}")
+                registry.failures[info.distribution] = _failure(exc)
+                self._fail(info, f"lamella_register_{kind} raised {_failure(exc)}")
                 continue
+            finally:
+                info.seconds[kind] = time.perf_counter() - start
             if added:
                 info.registered.setdefault(kind, []).extend(added)
         for info in self.plugins.values():
@@ -204,6 +276,12 @@ class PluginHost:
             self.registries[kind].remove(name)
             # Bring back a plugin entry that the runtime one had shadowed.
             del self.registries[kind]
+
+
+def _reraise_ctrl_c(exc: BaseException, ctrl_c: list[bool]) -> None:
+    """A KeyboardInterrupt after a real SIGINT is the user's Ctrl-C: let it end the program."""
+    if isinstance(exc, KeyboardInterrupt) and ctrl_c[0]:
+        raise exc
 
 
 def _version(distribution: str) -> str | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import h5py
@@ -12,7 +15,7 @@ import numpy as np
 import torch
 
 from lamella.engine.serialization import KERAS_VERSION, model_to_dict
-from lamella.hdf5 import atomic
+from lamella.hdf5 import atomic, optimizer_state
 from lamella.hdf5.layout import ATTRIBUTE_LIMIT, BACKEND, weight_layers, weight_name
 from lamella.hdf5.training import training_config
 
@@ -27,8 +30,10 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
     model_config = _json({"class_name": document["class_name"], "config": document["config"]})
     training = training_config(model)
     training_json = None if training is None else _json(training)
-    state = [] if training is None else model.optimizer.get_weights()
-    with atomic.replacing(filepath, overwrite) as temp, h5py.File(temp, "w", libver=LIBVER) as f:
+    names, state = ([], []) if training is None else optimizer_state.saved_state(model)
+    texts = [model_config] if training_json is None else [model_config, training_json]
+    size = _size_bound(model, texts, state)
+    with atomic.replacing(filepath, overwrite) as temp, _created(temp, filepath, size) as f:
         f.attrs["keras_version"] = np.bytes_(KERAS_VERSION)
         f.attrs["backend"] = np.bytes_(BACKEND)
         f.attrs["model_config"] = model_config
@@ -36,14 +41,87 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
         if training_json is not None:
             f.attrs["training_config"] = training_json
         if state:  # Keras writes the group only for an optimizer with state
-            names = [f"param_{i}" for i in range(len(state))]  # Theano's names
             write_arrays(f.create_group("optimizer_weights"), names, state)
 
 
 def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Only the weights: the per-layer groups at the root, with ``layer_names``."""
-    with atomic.replacing(filepath, overwrite) as temp, h5py.File(temp, "w", libver=LIBVER) as f:
+    size = _size_bound(model, [], [])
+    with atomic.replacing(filepath, overwrite) as temp, _created(temp, filepath, size) as f:
         write_layers(f, model)
+
+
+#: Bytes of HDF5 headers per file and per dataset, rounded up from measured files (about
+#: 4 KiB and 1 KiB): with the arrays and texts, a bound on what a save writes.
+HEADER_BYTES = 16 * 1024
+DATASET_HEADER_BYTES = 2 * 1024
+
+
+def _size_bound(model: Any, texts: Sequence[bytes], arrays: Sequence[np.ndarray]) -> int:
+    """More than the bytes a save of ``model`` writes (a bound, not a prediction)."""
+    weights = [w for layer in weight_layers(model) for w in layer.weights]
+    data = sum(w.numel() * w.element_size() for w in weights)
+    data += sum(np.asarray(a).nbytes for a in arrays) + sum(len(t) for t in texts)
+    return data + HEADER_BYTES + DATASET_HEADER_BYTES * (len(weights) + len(arrays))
+
+
+def _check_size_limit(filepath: str | os.PathLike[str], size: int) -> None:
+    """Refuse a file that may not fit under the process's file-size limit (``ulimit -f``)
+    before writing: met while HDF5 writes its headers on close, the limit crashes the
+    process (HDF5 2.0), and by default the kernel ends a process that passes it."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no such limit
+        return
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and size > limit:
+        raise OSError(
+            errno.EFBIG,
+            f"Cannot save the HDF5 file: it may take up to {size} bytes, over this "
+            f"process's file-size limit of {limit} bytes (ulimit -f)",
+            os.fspath(filepath),
+        )
+
+
+@contextlib.contextmanager
+def _created(temp: str, filepath: str | os.PathLike[str], size: int) -> Iterator[h5py.File]:
+    """A new HDF5 file of at most ``size`` bytes whose write failures come out as an
+    OSError naming ``filepath``.
+
+    h5py reports a failure met while closing (a full disk) as a RuntimeError, raised
+    over the write's own OSError and naming the temporary file.
+    """
+    _check_size_limit(filepath, size)
+    f = h5py.File(temp, "w", libver=LIBVER)
+    try:
+        yield f
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            f.close()
+        explained = _os_error(error, filepath)
+        if explained is None:
+            raise
+        raise explained from error
+    try:
+        f.close()
+    except RuntimeError as error:
+        explained = _os_error(error, filepath)
+        if explained is None:
+            raise
+        raise explained from error
+
+
+def _os_error(error: BaseException, filepath: str | os.PathLike[str]) -> OSError | None:
+    """The OSError for a failed write that carries or quotes (``errno = N``) an errno."""
+    if not isinstance(error, (OSError, RuntimeError)):
+        return None
+    code = getattr(error, "errno", None)
+    if not code:
+        found = re.search(r"errno = (\d+)", str(error))
+        code = int(found.group(1)) if found else 0
+    if not code:
+        return None
+    return OSError(code, f"Cannot save the HDF5 file: {os.strerror(code)}", os.fspath(filepath))
 
 
 def write_layers(group: h5py.Group, model: Any) -> None:
