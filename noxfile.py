@@ -24,7 +24,18 @@ nox.options.sessions = [
     "examples",
 ]
 
-PACKAGES = ["core", "layers-conv", "layers-recurrent", "optimizers", "preprocessing", "io-hdf5"]
+PACKAGES = [
+    "core",
+    "layers-conv",
+    "layers-recurrent",
+    "optimizers",
+    "preprocessing",
+    "io-hdf5",
+    "applications",
+]
+#: The other first-party packages a package depends on: its session installs them from
+#: packages/ with it (pip would look for them on an index otherwise).
+DEPENDS = {"applications": ["layers-conv", "io-hdf5"]}
 CONSTRAINTS = ("-c", "constraints.txt")
 TEST_TOOLS = ("pytest",)
 #: Each example program and the accuracy below which it fails (`--expect`): a little under
@@ -32,6 +43,7 @@ TEST_TOOLS = ("pytest",)
 EXAMPLES = {
     "mnist_mlp.py": 0.96,
     "mnist_cnn.py": 0.97,
+    "keras2_mnist_cnn.py": 0.97,
     "cifar10_cnn.py": 0.92,
     "imdb_lstm.py": 0.94,
     "reuters_mlp.py": 0.77,
@@ -59,9 +71,10 @@ def install(session: nox.Session, *packages: str, extra: tuple[str, ...] = ()) -
 @nox.session
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
-    """One package's tests, with only lamella-core and that package installed."""
-    extra = (*TEST_TOOLS, "pydot") if package == "core" else TEST_TOOLS  # drawing tests
-    install(session, *dict.fromkeys(["core", package]), extra=extra)
+    """One package's tests, with only lamella-core, that package and the packages it needs."""
+    # core's drawing tests need pydot, its scikit-learn wrapper tests scikit-learn
+    extra = (*TEST_TOOLS, "pydot", "scikit-learn") if package == "core" else TEST_TOOLS
+    install(session, *dict.fromkeys(["core", *DEPENDS.get(package, []), package]), extra=extra)
     session.run("pip", "check")
     session.run("pytest", f"tests/{package.replace('-', '_')}", *session.posargs)
 

@@ -344,3 +344,20 @@ def test_non_trainable_weights_follow_the_module_when_it_moves():
     ]
     layer.set_weights([np.full(3, v) for v in (2.0, 1.0, 0.5, 4.0)])
     np.testing.assert_array_equal(layer._buffers["running_std"].numpy(), [4.0] * 3)
+
+
+@pytest.mark.parametrize("name", ["output", "input", "layers", "weights", "name"])
+def test_a_layer_may_take_the_name_of_a_model_attribute(name):
+    """Keras allows any layer name (MusicTaggerCRNN's last layer is 'output'): the model
+    builds, finds it by name and runs it, and its own attribute stays its own."""
+    x = Input(shape=(3,))
+    dense = Dense(2, name=name)
+    model = Model(x, dense(Dense(4, name=f"{name}_")(x)))
+    assert model.get_layer(name) is dense
+    assert model.output is model.outputs[0] and model.name.startswith("model")
+    assert sum(1 for _ in model.children()) == 3  # the input, both dense layers
+    inputs = np.ones((1, 3), dtype="float32")
+    hidden = inputs @ model.get_layer(f"{name}_").get_weights()[0]
+    hidden += model.get_layer(f"{name}_").get_weights()[1]
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(model.predict(inputs), hidden @ kernel + bias, rtol=1e-5)

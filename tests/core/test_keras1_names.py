@@ -198,10 +198,6 @@ EXCLUDED: dict[str, str] = {
     "datasets.imdb": "the dataset loaders' gaps are another issue's",
     "datasets.mnist": "the dataset loaders' gaps are another issue's",
     "datasets.reuters": "the dataset loaders' gaps are another issue's",
-    "wrappers.scikit_learn": "the scikit-learn wrappers are another issue's",
-    "layers.convolutional_recurrent": "ConvLSTM2D is another issue's",
-    "layers:ConvLSTM2D": "ConvLSTM2D is another issue's",
-    "layers:ConvRecurrent2D": "ConvLSTM2D's base class; another issue's",
     "optimizers:TFOptimizer": "wraps a TensorFlow optimizer; lamella's counterpart is "
     "TorchOptimizer, and compile() takes torch.optim optimizers",
     "utils.visualize_util:Sequential": "imported by Keras's plot() for its own type checks",

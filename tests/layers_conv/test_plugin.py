@@ -20,6 +20,12 @@ KERAS_2_ALIASES = {
     "AtrousConv2D": "AtrousConvolution2D",
     "SeparableConv2D": "SeparableConvolution2D",
     "Deconv2D": "Deconvolution2D",
+    "Conv2DTranspose": "Deconvolution2D",
+    **{
+        f"{kind}Pool{rank}D": f"{kind.replace('Avg', 'Average')}Pooling{rank}D"
+        for kind in ("Max", "Avg", "GlobalMax", "GlobalAvg")
+        for rank in (1, 2, 3)
+    },
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from lamella.backend import image_dim_ordering, set_image_dim_ordering
-from lamella.preproc.datasets import cifar10, cifar100, download, imdb, mnist, reuters
+from lamella.preproc.datasets import cifar10, cifar100, imdb, mnist, reuters, sources
 from lamella.preproc.datasets.sources import Published
 
 RNG = np.random.default_rng(7)
@@ -368,4 +368,12 @@ def test_keras_paths_reach_the_loaders():
     from lamella.utils.data_utils import get_file
 
     assert load_data is mnist.load_data and facade.load_data is cifar10.load_data
-    assert get_file is download.get_file
+    assert get_file is sources.get_file  # the loaders download through core's get_file
+
+
+def test_keras2_num_words_is_nb_words(imdb_file):
+    one = imdb.load_data(path=str(imdb_file), nb_words=9)
+    two = imdb.load_data(path=str(imdb_file), num_words=9)
+    assert [list(x) for x in one[0][0]] == [list(x) for x in two[0][0]]
+    with pytest.raises(TypeError, match=r"'num_words' \(Keras 2\) and 'nb_words'"):
+        imdb.load_data(path=str(imdb_file), nb_words=9, num_words=9)

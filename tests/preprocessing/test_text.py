@@ -122,3 +122,12 @@ def test_sequences_to_matrix_bad_input(tokenizer, mode, message):
 def test_text_must_be_a_string():
     with pytest.raises(TypeError, match="text_to_word_sequence: text must be a str"):
         text_to_word_sequence(["a list"])
+
+
+def test_keras2_num_words_is_nb_words():
+    small = Tokenizer(num_words=3)
+    small.fit_on_texts(TEXTS)
+    assert small.nb_words == 3
+    assert small.texts_to_sequences(["the hat and the cat"]) == [[1, 1, 2]]
+    with pytest.raises(TypeError, match=r"'num_words' \(Keras 2\) and 'nb_words'"):
+        Tokenizer(nb_words=3, num_words=3)

@@ -188,22 +188,26 @@ class ProgbarLogger(Callback):
         self.verbose = self.params.get("verbose", self.verbose)
         self.nb_epoch = self.params["nb_epoch"]
 
+    @property
+    def target(self) -> int:
+        """What the bar counts to: samples, or steps when the fit counts steps (Keras 2)."""
+        return self.params.get("steps") or self.params["nb_sample"]
+
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         print(f"Epoch {epoch + 1}/{self.nb_epoch}")
-        self.progbar = Progbar(target=self.params["nb_sample"], verbose=self.verbose)
+        self.progbar = Progbar(target=self.target, verbose=self.verbose)
         self.seen = 0
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        self.seen += (logs or {}).get("size", 0)
-        nb_sample = self.params["nb_sample"]
-        if self.verbose == 1 and self.seen < nb_sample and self.progbar.due(self.seen):
+        self.seen += 1 if self.params.get("steps") else (logs or {}).get("size", 0)
+        if self.verbose == 1 and self.seen < self.target and self.progbar.due(self.seen):
             averages = self.stats.averages() if self.stats else {}
             self.progbar.draw(self.seen, averages, force=True)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         shown = {k: logs[k] for k in self.params["metrics"] if k in logs}
-        self.progbar.draw(self.params["nb_sample"], shown, force=True)
+        self.progbar.draw(self.target, shown, force=True)
 
 
 class History(Callback):

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from lamella.backend.config import epsilon
+from lamella.keras2.construct import one_of
 from lamella.plugins import resolve
 from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
 
@@ -70,9 +71,9 @@ class _NormRescale(Constraint):
 class MaxNorm(_NormRescale):
     """Shrinks vectors whose norm exceeds ``m``; shorter ones stay as they are."""
 
-    def __init__(self, m: float = 2, axis: Axis = 0) -> None:
+    def __init__(self, m: float | None = None, axis: Axis = 0, max_value: float | None = None):
         super().__init__(axis)
-        self.m = m
+        self.m = one_of("MaxNorm", ("m", m), ("max_value", max_value), 2)
 
     def _target(self, norms: torch.Tensor) -> torch.Tensor:
         return norms.clamp(0, self.m)
@@ -95,11 +96,17 @@ class MinMaxNorm(_NormRescale):
     """Moves the norm toward [low, high]; ``rate`` < 1 moves it only part of the way."""
 
     def __init__(
-        self, low: float = 0.0, high: float = 1.0, rate: float = 1.0, axis: Axis = 0
+        self,
+        low: float | None = None,
+        high: float | None = None,
+        rate: float = 1.0,
+        axis: Axis = 0,
+        min_value: float | None = None,
+        max_value: float | None = None,
     ) -> None:
         super().__init__(axis)
-        self.low = low
-        self.high = high
+        self.low = one_of("MinMaxNorm", ("low", low), ("min_value", min_value), 0.0)
+        self.high = one_of("MinMaxNorm", ("high", high), ("max_value", max_value), 1.0)
         self.rate = rate
 
     def _target(self, norms: torch.Tensor) -> torch.Tensor:
@@ -109,17 +116,17 @@ class MinMaxNorm(_NormRescale):
         return {**super().get_config(), "low": self.low, "high": self.high, "rate": self.rate}
 
 
-maxnorm = MaxNorm
-nonneg = NonNeg
-unitnorm = UnitNorm
-minmaxnorm = MinMaxNorm
+maxnorm = max_norm = MaxNorm
+nonneg = non_neg = NonNeg
+unitnorm = unit_norm = UnitNorm
+minmaxnorm = min_max_norm = MinMaxNorm
 
 BUILTINS: dict[str, tuple[str, ...]] = {
     "Constraint": (),
-    "MaxNorm": ("maxnorm",),
-    "NonNeg": ("nonneg",),
-    "UnitNorm": ("unitnorm",),
-    "MinMaxNorm": ("minmaxnorm",),
+    "MaxNorm": ("maxnorm", "max_norm"),
+    "NonNeg": ("nonneg", "non_neg"),
+    "UnitNorm": ("unitnorm", "unit_norm"),
+    "MinMaxNorm": ("minmaxnorm", "min_max_norm"),
 }
 
 

@@ -159,9 +159,12 @@ def one(shape: Shape, name: str | None = None, dim_ordering: str = "th") -> torc
     return _parameter(torch.ones(_check_shape("one", shape)), name)
 
 
+# Keras 2's names of the same initializers (same defaults: N(0, 0.05), U(-0.05, 0.05)).
+zeros, ones, random_normal, random_uniform = zero, one, normal, uniform
+
 BUILTINS: dict[str, tuple[str, ...]] = {
-    "uniform": (),
-    "normal": (),
+    "uniform": ("random_uniform",),
+    "normal": ("random_normal",),
     "lecun_uniform": (),
     "glorot_normal": (),
     "glorot_uniform": (),
@@ -169,11 +172,17 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "he_uniform": (),
     "orthogonal": (),
     "identity": (),
-    "zero": (),
-    "one": (),
+    "zero": ("zeros",),
+    "one": ("ones",),
 }
 
-__all__ = ["BUILTINS", "get", "get_fans", *BUILTINS]
+__all__ = [
+    "BUILTINS",
+    "get",
+    "get_fans",
+    *BUILTINS,
+    *(alias for aliases in BUILTINS.values() for alias in aliases),
+]
 
 
 def get(identifier: Any, **kwargs: Any) -> Callable[..., torch.nn.Parameter]:

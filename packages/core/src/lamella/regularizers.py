@@ -138,6 +138,7 @@ def l1l2(l1: float = 0.01, l2: float = 0.01) -> L1L2Regularizer:
 
 # Keras 1 kept separate activity_* shortcuts; they build the very same objects.
 activity_l1, activity_l2, activity_l1l2 = l1, l2, l1l2
+l1_l2 = l1l2  # Keras 2's name
 
 BUILTINS: dict[str, tuple[str, ...]] = {
     "Regularizer": (),
@@ -145,7 +146,7 @@ BUILTINS: dict[str, tuple[str, ...]] = {
     "L1L2Regularizer": ("WeightRegularizer", "ActivityRegularizer"),
     "l1": ("activity_l1",),
     "l2": ("activity_l2",),
-    "l1l2": ("activity_l1l2",),
+    "l1l2": ("activity_l1l2", "l1_l2"),
 }
 
 

@@ -131,6 +131,25 @@ def set_image_dim_ordering(value: str) -> None:
     _set("image_dim_ordering", value)
 
 
+#: Keras 2's names of the two orderings.
+DATA_FORMATS = {"th": "channels_first", "tf": "channels_last"}
+
+
+def image_data_format() -> str:
+    """Keras 2's spelling of :func:`image_dim_ordering`: ``'channels_first'`` for 'th'."""
+    return DATA_FORMATS[image_dim_ordering()]
+
+
+def set_image_data_format(value: str) -> None:
+    """Keras 2's spelling of :func:`set_image_dim_ordering`."""
+    orderings = {v: k for k, v in DATA_FORMATS.items()}
+    if value not in orderings:
+        raise ValueError(
+            f"set_image_data_format: expected 'channels_first' or 'channels_last', got {value!r}"
+        )
+    set_image_dim_ordering(orderings[value])
+
+
 def torch_dtype(dtype: str | torch.dtype | None = None) -> torch.dtype:
     """The torch dtype for a Keras dtype name (``None`` means floatx)."""
     if isinstance(dtype, torch.dtype):

@@ -10,6 +10,7 @@ import queue
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -139,24 +140,41 @@ def unpack(item: Any, what: str) -> tuple[Any, Any, Any]:
     return x, y, rest[0] if rest else None
 
 
+@dataclass(frozen=True)
+class Quota:
+    """How much of a generator makes an epoch: Keras 1 counts samples, Keras 2 steps."""
+
+    samples: int | None = None
+    steps: int | None = None
+
+    def reached(self, samples: int, steps: int) -> bool:
+        return steps >= self.steps if self.steps is not None else samples >= (self.samples or 0)
+
+    def progress(self, samples: int, steps: int) -> str:
+        if self.steps is not None:
+            return f"{steps} of {self.steps} steps"
+        return f"{samples} of {self.samples} samples"
+
+
 class GeneratorBatches:
-    """Batches from a Keras generator (or a DataLoader), ``samples_per_epoch`` per epoch.
+    """Batches from a Keras generator (or a DataLoader), ``quota`` per epoch.
 
     A finite iterable (a DataLoader, a list of batches) is started again when it
-    runs out; a generator that ends early ends the epoch with a warning.
+    runs out; a generator that ends early ends the epoch with a warning, and one
+    that gives nothing at all for an epoch is an error.
     """
 
     def __init__(
         self,
         source: Iterable[Any],
         convert: Callable[[Any], Batch],
-        samples_per_epoch: int,
+        quota: Quota,
         max_q_size: int = 10,
         nb_worker: int = 1,
     ):
         self.source = source
         self.convert = convert
-        self.samples_per_epoch = samples_per_epoch
+        self.quota = quota
         self.max_q_size = max_q_size
         self.nb_worker = nb_worker
         self.restartable = not isinstance(source, Iterator)
@@ -176,23 +194,29 @@ class GeneratorBatches:
             return self.feeder.get()
 
     def epoch(self) -> Iterator[Batch]:
-        seen = 0
-        while seen < self.samples_per_epoch:
+        seen = steps = 0
+        while not self.quota.reached(seen, steps):
             try:
                 batch = self._next()
             except StopIteration:
+                if not seen:  # training on nothing would look like success
+                    raise ValueError(
+                        "fit_generator: the generator (or DataLoader) gave no data for this "
+                        "epoch: it is empty or exhausted (a Python generator runs once; Keras "
+                        "generators loop forever with `while True`)"
+                    ) from None
                 warnings.warn(
-                    f"The generator ran out after {seen} of {self.samples_per_epoch} samples "
-                    "of this epoch",
+                    f"The generator ran out after {self.quota.progress(seen, steps)} of this "
+                    "epoch",
                     stacklevel=3,
                 )
                 return
-            seen += batch[0]
+            seen, steps = seen + batch[0], steps + 1
             yield batch
-        if seen > self.samples_per_epoch:
+        if self.quota.samples is not None and seen > self.quota.samples:
             warnings.warn(
                 f"Epoch comprised more than samples_per_epoch samples ({seen} > "
-                f"{self.samples_per_epoch}), which might affect learning results; set "
+                f"{self.quota.samples}), which might affect learning results; set "
                 "samples_per_epoch to a multiple of the batch size",
                 stacklevel=3,
             )

@@ -119,7 +119,11 @@ class Container(Layer):
         for module_name in list(self._modules):
             del self._modules[module_name]
         for layer in layers:
-            self.add_module(layer.name.replace(".", "_"), layer)
+            key = layer.name.replace(".", "_")
+            # Keras allows any name: one a model attribute has ('output') gets a suffix.
+            while hasattr(type(self), key) or key in vars(self) or key in self._modules:
+                key += "_"
+            self.add_module(key, layer)
         self._layers = layers
         self._nodes = nodes
         self._plan = self._make_plan(nodes)

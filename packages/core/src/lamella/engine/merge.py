@@ -256,3 +256,87 @@ def merge(
         name=name,
     )
     return layer(inputs)
+
+
+# -- Keras 2's merge layers: Keras 1's Merge with a fixed mode ---------------------------
+
+
+class _FixedMerge(Merge):
+    """A Merge whose mode its class names (Keras 2's ``Add()``, ``Concatenate(axis)``).
+
+    It is saved as the Keras 1 Merge it is (``saved_as``), so files stay Keras 1's.
+    """
+
+    saved_as = "Merge"
+    fixed_mode = "sum"
+
+    def __init__(self, name: str | None = None, **merge_arguments: Any):
+        super().__init__(mode=self.fixed_mode, name=name, **merge_arguments)
+
+
+class Add(_FixedMerge):
+    """Keras 2's ``Add``: the element-wise sum, Keras 1's ``Merge(mode='sum')``."""
+
+    fixed_mode = "sum"
+
+
+class Multiply(_FixedMerge):
+    """Keras 2's ``Multiply``: Keras 1's ``Merge(mode='mul')``."""
+
+    fixed_mode = "mul"
+
+
+class Average(_FixedMerge):
+    """Keras 2's ``Average``: Keras 1's ``Merge(mode='ave')``."""
+
+    fixed_mode = "ave"
+
+
+class Maximum(_FixedMerge):
+    """Keras 2's ``Maximum``: Keras 1's ``Merge(mode='max')``."""
+
+    fixed_mode = "max"
+
+
+class Concatenate(_FixedMerge):
+    """Keras 2's ``Concatenate(axis=-1)``: Keras 1's ``Merge(mode='concat', concat_axis)``."""
+
+    fixed_mode = "concat"
+
+    def __init__(self, axis: int = -1, name: str | None = None):
+        super().__init__(name=name, concat_axis=axis)
+
+
+class Dot(Merge):
+    """Keras 2's ``Dot(axes, normalize=False)``: Keras 1's ``Merge(mode='dot', dot_axes)``,
+    or ``mode='cos'`` when ``normalize`` (the cosine of two vectors)."""
+
+    saved_as = "Merge"
+
+    def __init__(self, axes: int | list[int], normalize: bool = False, name: str | None = None):
+        super().__init__(mode="cos" if normalize else "dot", dot_axes=axes, name=name)
+
+
+def add(inputs: list[Any], **kwargs: Any) -> Any:
+    """Keras 2's functional ``add``: the sum of the tensors."""
+    return Add(**kwargs)(inputs)
+
+
+def multiply(inputs: list[Any], **kwargs: Any) -> Any:
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs: list[Any], **kwargs: Any) -> Any:
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs: list[Any], **kwargs: Any) -> Any:
+    return Maximum(**kwargs)(inputs)
+
+
+def concatenate(inputs: list[Any], axis: int = -1, **kwargs: Any) -> Any:
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs: list[Any], axes: int | list[int], normalize: bool = False, **kwargs: Any) -> Any:
+    return Dot(axes, normalize=normalize, **kwargs)(inputs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from torch import nn
 from lamella.backend.config import floatx
 from lamella.backend.state import get_uid, learning_phase
 from lamella.backend.symbolic import SymbolicTensor
+from lamella.keras2.construct import speaking_keras2
+from lamella.utils.messages import quoted
 
 Shape = tuple[int | None, ...]
 
@@ -331,6 +334,24 @@ class InputSpec:
 _LAYER_KWARGS = frozenset({"input_shape", "batch_input_shape", "input_dtype", "name", "trainable"})
 
 
+def _shape_argument(layer: str, argument: str, value: Any) -> tuple[int | None, ...]:
+    """``input_shape`` or ``batch_input_shape`` as a tuple, checked when the layer is made:
+    a zero size or a string would otherwise build a layer that fails later, or never."""
+
+    def is_size(size: Any) -> bool:
+        return size is None or (
+            isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
+        )
+
+    if not isinstance(value, (list, tuple)) or not all(is_size(size) for size in value):
+        hint = f" (for one axis write ({value},))" if isinstance(value, numbers.Integral) else ""
+        raise ValueError(
+            f"{layer}: {argument} must be a tuple of positive integers (None for a size "
+            f"known only later), got {quoted(value)}{hint}"
+        )
+    return tuple(None if size is None else int(size) for size in value)
+
+
 class Layer(nn.Module):
     """Base class of every layer, with the Keras 1 protocol for custom layers.
 
@@ -342,8 +363,12 @@ class Layer(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A layer's ``build`` marks it built, so a layer built by hand
-        (``layer.build(shape)``, as Keras 1 code does) is not built again when called."""
+        (``layer.build(shape)``, as Keras 1 code does) is not built again when called; its
+        ``__init__`` takes Keras 2's spellings too (:mod:`lamella.keras2.construct`)."""
         super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "speaks_keras2", False):
+            cls.__init__ = speaking_keras2(init)  # type: ignore[method-assign]
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_marks_built", False):
 
@@ -390,12 +415,14 @@ class Layer(nn.Module):
             name = f"{prefix}_{get_uid(prefix)}"
         self.name = name
         self._trainable = bool(kwargs.get("trainable", True))
+        described = f"{type(self).__name__} {name}"
         batch_input_shape = kwargs.get("batch_input_shape")
-        if batch_input_shape is None and kwargs.get("input_shape") is not None:
-            batch_input_shape = (None, *tuple(kwargs["input_shape"]))
-        self.batch_input_shape: Shape | None = (
-            tuple(batch_input_shape) if batch_input_shape is not None else None
-        )
+        if batch_input_shape is not None:
+            batch_input_shape = _shape_argument(described, "batch_input_shape", batch_input_shape)
+        elif kwargs.get("input_shape") is not None:
+            input_shape = _shape_argument(described, "input_shape", kwargs["input_shape"])
+            batch_input_shape = (None, *input_shape)
+        self.batch_input_shape: Shape | None = batch_input_shape
         self.input_dtype: str = kwargs.get("input_dtype") or getattr(
             self, "default_input_dtype", floatx()
         )
@@ -894,15 +921,16 @@ class InputLayer(Layer):
     ):
         if name is None:
             name = f"input_{get_uid('input')}"
-        if batch_input_shape is None:
-            if input_shape is None:
-                raise ValueError(
-                    "InputLayer needs input_shape or batch_input_shape (the shape of one "
-                    "sample, or of a batch)"
-                )
-            batch_input_shape = (None, *tuple(input_shape))
+        if batch_input_shape is None and input_shape is None:
+            raise ValueError(
+                "InputLayer needs input_shape or batch_input_shape (the shape of one "
+                "sample, or of a batch)"
+            )
         super().__init__(
-            name=name, batch_input_shape=tuple(batch_input_shape), input_dtype=input_dtype
+            name=name,
+            input_shape=input_shape,
+            batch_input_shape=batch_input_shape,
+            input_dtype=input_dtype,
         )
         self.sparse = sparse
         self.built = True

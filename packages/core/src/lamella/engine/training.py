@@ -8,6 +8,7 @@ device until something must print them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,9 +21,16 @@ from lamella.backend.config import device as default_device
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, EpochStats, History
 from lamella.engine import data as data_utils
-from lamella.engine import distributed
+from lamella.engine import distributed, modes
 from lamella.engine.acceleration import Acceleration
-from lamella.engine.batches import ArrayBatches, Batch, GeneratorBatches, Prefetcher, unpack
+from lamella.engine.batches import (
+    ArrayBatches,
+    Batch,
+    GeneratorBatches,
+    Prefetcher,
+    Quota,
+    unpack,
+)
 from lamella.engine.container import Container
 from lamella.engine.loops import train
 from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
@@ -49,6 +57,7 @@ from lamella.engine.training_utils import (  # noqa: F401  (Keras 1's names in t
     standardize_weights,
     weighted_objective,
 )
+from lamella.keras2.construct import one_of
 from lamella.utils.generic_utils import Progbar
 
 Arrays = Any
@@ -71,6 +80,30 @@ THEANO_FUNCTION_OPTIONS = frozenset(
 )
 
 
+_EMPTY_GENERATOR = (
+    "{call}: the generator (or DataLoader) gave no data: it is empty or exhausted (a Python "
+    "generator runs once; Keras generators loop forever with `while True`)"
+)
+
+
+#: Keras 2's generator arguments and the Keras 1 ones they are.
+_GENERATOR_RENAMES = {
+    "max_queue_size": "max_q_size",
+    "workers": "nb_worker",
+    "use_multiprocessing": "pickle_safe",
+}
+
+
+def _keras2_generator_arguments(call: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop Keras 2's generator arguments from ``kwargs``, under lamella's names."""
+    found = {}
+    for keras2 in ("steps", "steps_per_epoch", "validation_steps", *_GENERATOR_RENAMES):
+        if keras2 in kwargs:
+            found[_GENERATOR_RENAMES.get(keras2, keras2)] = kwargs.pop(keras2)
+    kwargs.pop("shuffle", None)  # Keras 2 shuffles Sequence objects; generators are not
+    return found
+
+
 def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, count, batch_size):
         yield start, min(start + batch_size, count)
@@ -88,6 +121,12 @@ def _is_batch_stream(x: Any) -> bool:
     if isinstance(x, (np.ndarray, torch.Tensor, list, tuple, Mapping, str)):
         return False
     return isinstance(x, (Iterable, Iterator)) and not hasattr(x, "__array__")
+
+
+def _require_samples(call: str, count: int) -> None:
+    """An empty dataset would train or score nothing (a NaN loss) and look like success."""
+    if not count:
+        raise ValueError(f"{call}: got 0 samples (empty arrays): there is nothing to compute")
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -236,12 +275,32 @@ class Model(Container):
 
     def _inputs(self, x: Arrays, device: torch.device) -> list[torch.Tensor]:
         values = data_utils.as_list(x, self.input_names, "input")
-        tensors = [
-            data_utils.column(data_utils.to_tensor(v, f"input {name}", t.dtype, device))
-            for v, name, t in zip(values, self.input_names, self.inputs, strict=True)
-        ]
+        tensors = []
+        for value, name, source in zip(values, self.input_names, self.inputs, strict=True):
+            checks = self._input_checks(source)
+            if not checks:
+                tensors.append(data_utils.to_tensor(value, f"input {name}", source.dtype, device))
+                continue
+            # Checked where the data is (host data on the host), then moved.
+            here = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
+            tensor = data_utils.to_tensor(value, f"input {name}", source.dtype, here)
+            for check in checks:
+                check(tensor, f"input {name}")
+            tensors.append(data_utils.to_tensor(tensor, f"input {name}", source.dtype, device))
+        tensors = [data_utils.column(t) for t in tensors]
         data_utils.check_shapes(tensors, self.input_names, self.internal_input_shapes, "input")
         return tensors
+
+    def _input_checks(self, source: Any) -> list[Callable[[torch.Tensor, str], None]]:
+        """The whole-array checks of the layers of this model fed straight from ``source``
+        (an Embedding's index range): run once per call, before any batch, because a
+        bad index on CUDA is a device-side assert that names nothing."""
+        return [
+            check
+            for node in source.layer.outbound_nodes
+            if (check := getattr(node.outbound_layer, "check_input_data", None)) is not None
+            and any(node is own for own in self._nodes)
+        ]
 
     def _targets(self, y: Arrays, device: torch.device) -> list[torch.Tensor]:
         values = data_utils.as_list(y, self.output_names, "target")
@@ -322,10 +381,20 @@ class Model(Container):
                     )
                 weights.append(tensor)
             elif per_class:
-                weights.append(data_utils.class_weights_to_samples(target, per_class))
+                weights.append(self._class_weights(target, per_class, objective))
             else:
                 weights.append(None)
         return weights
+
+    @staticmethod
+    def _class_weights(
+        target: torch.Tensor, class_weight: Mapping[Any, float], objective: OutputObjective
+    ) -> torch.Tensor:
+        classes = objective.output_shape[-1] if objective.sparse else None
+        name = f"target {objective.output_name}"
+        return data_utils.class_weights_to_samples(
+            target, class_weight, classes, name, objective.sparse
+        )
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -408,6 +477,11 @@ class Model(Container):
         with self._acceleration.autocast():
             return self._objective_step(inputs, targets, weights)[1]
 
+    @staticmethod
+    def _no_arguments_left(call: str, kwargs: dict[str, Any]) -> None:
+        if kwargs:
+            raise TypeError(f"{call}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+
     def _make_train_function(self) -> None:
         """Keras 1 built its training function at the first fit; lamella's step exists from
         ``compile`` on. Kept for Keras code that calls it to build the optimizer's state."""
@@ -424,6 +498,13 @@ class Model(Container):
         gradients itself (``K.gradients`` in its outputs), which needs autograd."""
         return torch.inference_mode(not self._autograd)
 
+    @contextlib.contextmanager
+    def _inference_call(self, call: str) -> Iterator[None]:
+        """Layers in eval mode (shared with other threads' inference, see ``modes``),
+        learning phase 0, no autograd: the setting of every evaluate and predict."""
+        with modes.inference(self, call), self._inference_mode(), learning_phase_scope(0):
+            yield
+
     def _predict_batch(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         """Outputs of one batch, through jit_compile and autocast once compiled."""
         acceleration = getattr(self, "_acceleration", None)
@@ -439,7 +520,7 @@ class Model(Container):
         x: Arrays = None,
         y: Arrays = None,
         batch_size: int = 32,
-        nb_epoch: int = 10,
+        nb_epoch: int | None = None,
         verbose: int = 1,
         callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
@@ -450,9 +531,10 @@ class Model(Container):
         initial_epoch: int = 0,
         **kwargs: Any,
     ) -> History:
-        """Train for ``nb_epoch`` epochs (``epochs=`` is accepted too); returns a History."""
-        if "epochs" in kwargs:
-            nb_epoch = kwargs.pop("epochs")
+        """Train for ``nb_epoch`` epochs (10 unless given; Keras 2's ``epochs=`` is accepted
+        too); returns a History."""
+        epochs = kwargs.pop("epochs", None)
+        nb_epoch = one_of("fit", ("nb_epoch", nb_epoch), ("epochs", epochs), 10)
         if kwargs.pop("show_accuracy", None) is not None:
             warnings.warn(
                 "fit: show_accuracy is deprecated; use metrics=['accuracy']", stacklevel=2
@@ -481,7 +563,12 @@ class Model(Container):
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
         weights = self._weights(sample_weight, class_weight, targets, device)
-        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        _require_samples(
+            "fit",
+            data_utils.check_lengths(
+                {"input": inputs, "target": targets, "sample_weight": weights}
+            ),
+        )
         validation = None
         if validation_data is not None:
             if len(validation_data) not in (2, 3):
@@ -503,6 +590,10 @@ class Model(Container):
             n_in, n_out = len(inputs), len(targets)
             inputs, targets, weights = head[:n_in], head[n_in : n_in + n_out], head[n_in + n_out :]
             validation = (tail[:n_in], tail[n_in : n_in + n_out], tail[n_in + n_out :])
+        if not int(inputs[0].shape[0]):
+            raise ValueError(
+                f"fit: validation_split={validation_split} leaves no samples to train on"
+            )
         batches = distributed.ShardedBatches if parallel else ArrayBatches
         source = batches(inputs, targets, weights, batch_size, shuffle)
         count = source.count
@@ -539,7 +630,7 @@ class Model(Container):
         self,
         generator: Iterable[Any],
         samples_per_epoch: int | None = None,
-        nb_epoch: int = 10,
+        nb_epoch: int | None = None,
         verbose: int = 1,
         callbacks: Sequence[Callback] | None = None,
         validation_data: Any = None,
@@ -558,42 +649,56 @@ class Model(Container):
         are prepared on ``nb_worker`` background threads (``pickle_safe`` is
         accepted for Keras code; lamella always uses threads: use a DataLoader with
         workers for process-based loading).
+
+        Keras 2's spelling works too: ``steps_per_epoch`` (batches, not samples),
+        ``epochs`` (then 1 by default, as in Keras 2), ``validation_steps``,
+        ``max_queue_size``, ``workers``, ``use_multiprocessing``.  Positional arguments are
+        Keras 1's: the second one is ``samples_per_epoch``.
         """
-        if "epochs" in kwargs:
-            nb_epoch = kwargs.pop("epochs")
+        spelled = _keras2_generator_arguments("fit_generator", kwargs)
+        steps = spelled.pop("steps_per_epoch", None)
+        validation_steps = spelled.pop("validation_steps", None)
+        keras2 = steps is not None or "epochs" in kwargs
+        nb_epoch = one_of(
+            "fit_generator", ("nb_epoch", nb_epoch), ("epochs", kwargs.pop("epochs", None)), None
+        )
+        nb_epoch = (1 if keras2 else 10) if nb_epoch is None else nb_epoch
+        max_q_size = spelled.get("max_q_size", max_q_size)
+        nb_worker = spelled.get("nb_worker", nb_worker)
         if kwargs:
             raise TypeError(
                 f"fit_generator: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
             )
         self._require_compiled("training")
-        samples = self._samples_in(generator, samples_per_epoch, "samples_per_epoch")
+        quota = self._quota(generator, samples_per_epoch, "samples_per_epoch", steps)
 
         def convert(item: Any) -> Batch:
             batch = self._convert_batch(item, "fit_generator")
             if class_weight:
                 size, inputs, targets, weights = batch
                 weights = [
-                    w if w is not None else data_utils.class_weights_to_samples(t, class_weight)
-                    for w, t in zip(weights, targets, strict=True)
+                    w if w is not None else self._class_weights(t, class_weight, objective)
+                    for w, t, objective in zip(weights, targets, self.objectives, strict=True)
                 ]
                 batch = (size, inputs, targets, weights)
             return batch
 
-        source = GeneratorBatches(generator, convert, samples, max_q_size, nb_worker)
+        source = GeneratorBatches(generator, convert, quota, max_q_size, nb_worker)
         validate = None
         if validation_data is not None:
             if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
                 arrays = self._convert_batch(validation_data, "validation_data")[1:]
                 validate = functools.partial(self._test_loop, *arrays, batch_size=32)
             else:
-                val_samples = self._samples_in(validation_data, nb_val_samples, "nb_val_samples")
+                self._quota(validation_data, nb_val_samples, "nb_val_samples", validation_steps)
                 validate = functools.partial(
                     self.evaluate_generator,
                     validation_data,
-                    val_samples,
+                    nb_val_samples,
                     max_q_size,
                     nb_worker,
                     as_list=True,
+                    steps=validation_steps,
                 )
         self._grad_flags.restore()  # before data parallel wrapping reads them
         try:
@@ -605,10 +710,21 @@ class Model(Container):
                 callbacks,
                 validate,
                 initial_epoch,
-                {"nb_sample": samples},
+                {"nb_sample": quota.samples, "steps": quota.steps},
             )
         finally:
             source.close()
+
+    @classmethod
+    def _quota(cls, source: Any, samples: int | None, argument: str, steps: int | None) -> Quota:
+        """An epoch's share of a generator: ``steps`` batches (Keras 2), else samples."""
+        if steps is None:
+            return Quota(samples=cls._samples_in(source, samples, argument))
+        if samples is not None:
+            raise TypeError(f"give {argument} (Keras 1) or steps (Keras 2), not both")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive number of batches, got {steps!r}")
+        return Quota(steps=steps)
 
     @staticmethod
     def _samples_in(source: Any, given: int | None, argument: str) -> int:
@@ -618,6 +734,8 @@ class Model(Container):
             return int(given)
         dataset = getattr(source, "dataset", None)
         if dataset is not None and hasattr(dataset, "__len__"):
+            if not len(dataset):
+                raise ValueError(f"{argument}: the DataLoader's dataset is empty (0 samples)")
             return len(dataset)
         raise ValueError(f"{argument} is needed: the generator gives no way to count its samples")
 
@@ -629,10 +747,16 @@ class Model(Container):
         nb_worker: int = 1,
         pickle_safe: bool = False,
         as_list: bool = False,
+        **kwargs: Any,
     ) -> float | list[float]:
-        """The loss and metrics over ``val_samples`` samples drawn from a generator."""
+        """The loss and metrics over ``val_samples`` samples drawn from a generator (or
+        Keras 2's ``steps`` batches; ``max_queue_size``, ``workers`` are taken too)."""
+        spelled = _keras2_generator_arguments("evaluate_generator", kwargs)
+        self._no_arguments_left("evaluate_generator", kwargs)
         self._require_compiled("evaluating")
-        samples = self._samples_in(generator, val_samples, "val_samples")
+        quota = self._quota(generator, val_samples, "val_samples", spelled.get("steps"))
+        max_q_size = spelled.get("max_q_size", max_q_size)
+        nb_worker = spelled.get("nb_worker", nb_worker)
         stats = EpochStats(list(self.metrics_names))
         feeder = Prefetcher(
             generator,
@@ -640,21 +764,22 @@ class Model(Container):
             max_q_size,
             nb_worker,
         )
-        was_training = self.training
-        self.eval()
         try:
-            with self._inference_mode(), learning_phase_scope(0):
-                while stats.seen < samples:
+            with self._inference_call("evaluate_generator"):
+                steps = 0
+                while not quota.reached(stats.seen, steps):
                     try:
                         size, inputs, targets, weights = feeder.get()
                     except StopIteration:
                         break
                     stats.add(self._test_step(inputs, targets, weights), size)
+                    steps += 1
         finally:
             feeder.close()
-            self.train(was_training)
         if distributed.active():
             distributed.reduce_stats(stats, self.device)
+        if not stats.seen:
+            raise ValueError(_EMPTY_GENERATOR.format(call="evaluate_generator"))
         results = list(stats.averages().values())
         return results if as_list or len(results) > 1 else results[0]
 
@@ -665,9 +790,16 @@ class Model(Container):
         max_q_size: int = 10,
         nb_worker: int = 1,
         pickle_safe: bool = False,
+        **kwargs: Any,
     ) -> Any:
-        """Predictions for ``val_samples`` samples of a generator yielding x (or (x, y))."""
-        samples = self._samples_in(generator, val_samples, "val_samples")
+        """Predictions for ``val_samples`` samples of a generator yielding x (or (x, y)), or
+        Keras 2's ``steps`` batches (``max_queue_size``, ``workers``, ``verbose`` taken too)."""
+        spelled = _keras2_generator_arguments("predict_generator", kwargs)
+        kwargs.pop("verbose", None)
+        self._no_arguments_left("predict_generator", kwargs)
+        quota = self._quota(generator, val_samples, "val_samples", spelled.get("steps"))
+        max_q_size = spelled.get("max_q_size", max_q_size)
+        nb_worker = spelled.get("nb_worker", nb_worker)
 
         def prepare(item: Any) -> list[torch.Tensor]:
             x = item[0] if isinstance(item, tuple) else item
@@ -676,11 +808,9 @@ class Model(Container):
         feeder = Prefetcher(generator, prepare, max_q_size, nb_worker)
         chunks: list[list[torch.Tensor]] = []
         seen = 0
-        was_training = self.training
-        self.eval()
         try:
-            with self._inference_mode(), learning_phase_scope(0):
-                while seen < samples:
+            with self._inference_call("predict_generator"):
+                while not quota.reached(seen, len(chunks)):
                     try:
                         inputs = feeder.get()
                     except StopIteration:
@@ -689,7 +819,8 @@ class Model(Container):
                     seen += int(inputs[0].shape[0])
         finally:
             feeder.close()
-            self.train(was_training)
+        if not seen:
+            raise ValueError(_EMPTY_GENERATOR.format(call="predict_generator"))
         outputs = [_to_numpy(torch.cat(parts)) for parts in zip(*chunks, strict=True)]
         return outputs[0] if len(outputs) == 1 else outputs
 
@@ -710,20 +841,15 @@ class Model(Container):
         stats = EpochStats(list(self.metrics_names))
         progbar = Progbar(count) if verbose == 1 else None
         n_in, n_out = len(inputs), len(targets)
-        was_training = self.training
-        self.eval()
-        try:
-            with self._inference_mode(), learning_phase_scope(0):
-                for start, stop in _batches(count, batch_size):
-                    batch = [c[start:stop] if c is not None else None for c in columns]
-                    values = self._test_step(
-                        batch[:n_in], batch[n_in : n_in + n_out], batch[n_in + n_out :]
-                    )
-                    stats.add(values, stop - start)
-                    if progbar is not None:
-                        progbar.update(stop)
-        finally:
-            self.train(was_training)
+        with self._inference_call("evaluate"):
+            for start, stop in _batches(count, batch_size):
+                batch = [c[start:stop] if c is not None else None for c in columns]
+                values = self._test_step(
+                    batch[:n_in], batch[n_in : n_in + n_out], batch[n_in + n_out :]
+                )
+                stats.add(values, stop - start)
+                if progbar is not None:
+                    progbar.update(stop)
         if parallel:
             distributed.reduce_stats(stats, self.device)
         return list(stats.averages().values())
@@ -749,7 +875,12 @@ class Model(Container):
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
         weights = self._weights(sample_weight, None, targets, device)
-        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        _require_samples(
+            "evaluate",
+            data_utils.check_lengths(
+                {"input": inputs, "target": targets, "sample_weight": weights}
+            ),
+        )
         results = self._test_loop(inputs, targets, weights, _check_batch_size(batch_size), verbose)
         return results[0] if len(results) == 1 else results
 
@@ -767,18 +898,13 @@ class Model(Container):
             verbose = distributed.verbosity(verbose)
         progbar = Progbar(count) if verbose == 1 else None
         chunks: list[list[torch.Tensor]] = []
-        was_training = self.training
-        self.eval()
-        try:
-            with self._inference_mode(), learning_phase_scope(0):
-                for start, stop in _batches(count, batch_size):
-                    chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
-                    if progbar is not None:
-                        progbar.update(stop)
-                if parallel and not chunks:  # an empty share still takes part in the gather
-                    chunks.append(self._predict_batch([t[:0] for t in inputs]))
-        finally:
-            self.train(was_training)
+        with self._inference_call("predict"):
+            for start, stop in _batches(count, batch_size):
+                chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
+                if progbar is not None:
+                    progbar.update(stop)
+            if parallel and not chunks:  # an empty share still takes part in the gather
+                chunks.append(self._predict_batch([t[:0] for t in inputs]))
         if not chunks:
             return [] if len(self.outputs) > 1 else np.zeros((0,))
         joined = [torch.cat(parts) for parts in zip(*chunks, strict=True)]
@@ -789,6 +915,7 @@ class Model(Container):
 
     def _batch_call(
         self,
+        call: str,
         fn: Callable[..., torch.Tensor],
         x: Arrays,
         y: Arrays,
@@ -799,7 +926,12 @@ class Model(Container):
         inputs = self._inputs(x, device)
         targets = self._targets(y, device)
         weights = self._weights(sample_weight, class_weight, targets, device)
-        data_utils.check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        _require_samples(
+            call,
+            data_utils.check_lengths(
+                {"input": inputs, "target": targets, "sample_weight": weights}
+            ),
+        )
         values = fn(inputs, targets, weights).cpu().numpy()
         return values[0] if len(values) == 1 else list(values)
 
@@ -808,18 +940,20 @@ class Model(Container):
     ) -> Any:
         """One gradient update on one batch; returns the loss (and metrics) before it."""
         self._require_compiled("training")
-        self.train()
-        try:
-            with learning_phase_scope(1):
-                return self._batch_call(self._train_step, x, y, sample_weight, class_weight)
-        finally:
-            self.eval()
+        with modes.training(self, "train_on_batch"):
+            self.train()
+            try:
+                with learning_phase_scope(1):
+                    return self._batch_call(
+                        "train_on_batch", self._train_step, x, y, sample_weight, class_weight
+                    )
+            finally:
+                self.eval()
 
     def test_on_batch(self, x: Arrays, y: Arrays, sample_weight: Arrays = None) -> Any:
         self._require_compiled("evaluating")
-        self.eval()
-        with self._inference_mode(), learning_phase_scope(0):
-            return self._batch_call(self._test_step, x, y, sample_weight, None)
+        with self._inference_call("test_on_batch"):
+            return self._batch_call("test_on_batch", self._test_step, x, y, sample_weight, None)
 
     def predict_on_batch(self, x: Arrays) -> Any:
         return self.predict(
@@ -842,11 +976,15 @@ class Model(Container):
 
         serializer_doing("save_weights", filepath).save_weights(self, filepath, overwrite)
 
-    def load_weights(self, filepath: str, by_name: bool = False) -> None:
-        """Weights from a weights file (or a whole-model file), by order or by layer name."""
+    def load_weights(
+        self, filepath: str, by_name: bool = False, theano_kernels: bool = False
+    ) -> None:
+        """Weights from a weights file (or a whole-model file), by order or by layer name;
+        ``theano_kernels=True`` flips Theano-trained convolution kernels as they load."""
         from lamella.engine.saving import serializer_doing
 
-        serializer_doing("load_weights", filepath).load_weights(self, filepath, by_name)
+        options = {"theano_kernels": True} if theano_kernels else {}  # for formats that take it
+        serializer_doing("load_weights", filepath).load_weights(self, filepath, by_name, **options)
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as Keras's JSON (no weights); ``json.dumps`` options pass through."""

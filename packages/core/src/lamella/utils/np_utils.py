@@ -6,9 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from lamella.keras2.construct import one_of
 
-def to_categorical(y: Any, nb_classes: int | None = None) -> np.ndarray:
-    """One-hot rows (float64, as Keras 1) from integer class labels of any shape."""
+
+def to_categorical(
+    y: Any, nb_classes: int | None = None, num_classes: int | None = None
+) -> np.ndarray:
+    """One-hot rows (float64, as Keras 1) from integer class labels of any shape.
+
+    ``num_classes`` is Keras 2's name for ``nb_classes``."""
+    nb_classes = one_of(
+        "to_categorical", ("nb_classes", nb_classes), ("num_classes", num_classes), None
+    )
     labels = np.asarray(y)
     whole = np.issubdtype(labels.dtype, np.integer) or np.all(np.mod(labels, 1) == 0)
     if labels.size and not whole:

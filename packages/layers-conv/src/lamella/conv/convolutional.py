@@ -43,6 +43,13 @@ _CONVOLVE = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_MODES = ("valid", "same", "full")
 
 
+def _dilated(cls: type, kwargs: dict[str, Any], atrous: type) -> type:
+    """Keras 2's ``Conv2D(dilation_rate=2)`` is Keras 1's AtrousConvolution2D: built as one."""
+    rate = kwargs.get("dilation_rate", 1)
+    rates = rate if isinstance(rate, (list, tuple)) else [rate]
+    return atrous if cls in atrous.__bases__ and any(r != 1 for r in rates) else cls
+
+
 class _Convolution(SpatialLayer):
     """One N-d convolution for 1D, 2D and 3D: ``activation(x ⋆ W + b)``.
 
@@ -271,6 +278,9 @@ class Convolution1D(_Convolution1DArguments):
     match Keras (fan_in = input_dim * nb_filter, fan_out = filter_length * that).
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Convolution1D:
+        return super().__new__(_dilated(cls, kwargs, AtrousConvolution1D))
+
     @property
     def fan_ordering(self) -> str:
         return "th"
@@ -378,6 +388,9 @@ class _Convolution2DArguments(_Convolution):
 
 class Convolution2D(_Convolution2DArguments):
     """Convolution over rows and columns of images, 'th' or 'tf' ordered."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Convolution2D:
+        return super().__new__(_dilated(cls, kwargs, AtrousConvolution2D))
 
 
 class AtrousConvolution2D(Convolution2D):
@@ -527,8 +540,10 @@ class Deconvolution2D(Convolution2D):
 
     ``output_shape`` is the full output shape, batch included (its batch entry is not
     used); the convolution with the same kernel, ``border_mode`` and ``subsample`` must map
-    it to this layer's input size.  The kernel has Convolution2D's layout with this layer's
-    input channels as ``stack``: 'th' ``(nb_filter, stack, rows, cols)``.
+    it to this layer's input size.  Left out (Keras 2's ``Conv2DTranspose``), it is the
+    largest such shape: ``rows * stride`` for 'same', ``rows * stride + max(k - stride, 0)``
+    for 'valid'.  The kernel has Convolution2D's layout with this layer's input channels as
+    ``stack``: 'th' ``(nb_filter, stack, rows, cols)``.
     """
 
     def __init__(
@@ -536,7 +551,7 @@ class Deconvolution2D(Convolution2D):
         nb_filter: int,
         nb_row: int,
         nb_col: int,
-        output_shape: Sequence[int | None],
+        output_shape: Sequence[int | None] | None = None,
         init: Any = "glorot_uniform",
         activation: Any = None,
         weights: list[Any] | None = None,
@@ -569,6 +584,12 @@ class Deconvolution2D(Convolution2D):
             bias,
             **kwargs,
         )
+        self.output_shape_: tuple[int | None, ...] | None = None
+        self.output_sizes: tuple[int, ...] | None = None
+        if output_shape is not None:
+            self._set_output_shape(output_shape)
+
+    def _set_output_shape(self, output_shape: Any) -> None:
         shape = tuple(output_shape) if isinstance(output_shape, Sequence) else None
         sizes = self.spatial_sizes(shape) if shape is not None and len(shape) == 4 else None
         if sizes is None or not all(isinstance(s, int) and s > 0 for s in sizes):
@@ -587,8 +608,24 @@ class Deconvolution2D(Convolution2D):
         self.output_sizes = sizes
 
     def get_output_shape_for(self, input_shape: Shape) -> Shape:
+        if self.output_sizes is None:
+            self._set_output_shape(self._largest_output(input_shape))
         self._check_input_sizes(self.spatial_sizes(input_shape))
         return self.shape_with(input_shape, self.output_sizes, self.nb_filter)
+
+    def _largest_output(self, input_shape: Shape) -> Shape:
+        """The output shape Keras 2's Conv2DTranspose gives an input of ``input_shape``."""
+        sizes = []
+        for size, k, s in zip(
+            self.spatial_sizes(input_shape), self.kernel_size, self.strides, strict=True
+        ):
+            if size is None:
+                raise ValueError(
+                    f"Deconvolution2D {self.name}: without output_shape, the input's rows and "
+                    f"columns must be known, got input shape {input_shape}"
+                )
+            sizes.append(size * s if self.border_mode == "same" else size * s + max(k - s, 0))
+        return self.shape_with((None, *input_shape[1:]), sizes, self.nb_filter)
 
     def _check_input_sizes(self, sizes: Sequence[int | None]) -> None:
         expected = window_output(

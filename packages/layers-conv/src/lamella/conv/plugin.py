@@ -15,7 +15,8 @@ from lamella.plugins import hookimpl
 
 LAMELLA_PLUGIN_API = 1
 
-#: Keras's short names for the convolutions.
+#: Keras 1's short names for the convolutions; Keras 2's names come from the one table of
+#: Keras 2 spellings (lamella.keras2.tables).
 ALIASES = {
     "Convolution1D": ("Conv1D",),
     "AtrousConvolution1D": ("AtrousConv1D",),
@@ -31,6 +32,7 @@ ALIASES = {
 def lamella_register_layers(register: Callable[..., Any]) -> None:
     from lamella.conv import convolutional, local, pooling
     from lamella.engine.topology import Layer
+    from lamella.keras2.tables import keras2_names
 
     for module in (convolutional, pooling, local):
         for name, obj in vars(module).items():
@@ -40,4 +42,5 @@ def lamella_register_layers(register: Callable[..., Any]) -> None:
                 and not name.startswith("_")
                 and obj.__module__ == module.__name__
             ):
-                register(obj, aliases=ALIASES.get(name, ()))
+                aliases = {*ALIASES.get(name, ()), *keras2_names(name)}
+                register(obj, aliases=tuple(sorted(aliases)))

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from lamella.keras2.construct import one_of
+
 __all__ = ["Tokenizer", "base_filter", "one_hot", "text_to_word_sequence"]
 
 
@@ -74,8 +76,9 @@ class Tokenizer:
         lower: bool = True,
         split: str = " ",
         char_level: bool = False,
+        num_words: int | None = None,
     ) -> None:
-        self.nb_words = nb_words
+        self.nb_words = one_of("Tokenizer", ("nb_words", nb_words), ("num_words", num_words), None)
         self.filters = filters
         self.lower = lower
         self.split = split

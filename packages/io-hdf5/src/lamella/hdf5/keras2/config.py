@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from lamella.hdf5.keras2.arguments import all_equal, harmless, keras1_argument, lamella_arguments
 from lamella.hdf5.keras2.rewrites import (
     channels_first_flatten,
     cosine_mode,
@@ -22,7 +21,9 @@ from lamella.hdf5.keras2.rewrites import (
     rewritten,
     transposed_shape,
 )
-from lamella.hdf5.keras2.tables import (
+from lamella.hdf5.keras2.weights import SAME_LAYOUT
+from lamella.keras2.arguments import all_equal, harmless, keras1_argument, lamella_arguments
+from lamella.keras2.tables import (
     CLASSES,
     DILATED,
     MERGE_MODES,
@@ -31,7 +32,6 @@ from lamella.hdf5.keras2.tables import (
     REQUIRED,
     UNSUPPORTED,
 )
-from lamella.hdf5.keras2.weights import SAME_LAYOUT
 from lamella.plugins import available, registry
 
 #: Arguments every lamella layer takes, through its base class's keyword arguments.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lamella.keras2.construct import one_of
 from lamella.preproc.datasets.sequences import Split, encode, shuffled
 from lamella.preproc.datasets.sources import (
     KERAS_ORIGIN,
@@ -32,6 +33,7 @@ def load_data(
     index_from: int = 3,
     *,
     allow_pickle: bool = False,
+    num_words: int | None = None,
 ) -> tuple[Split, Split]:
     """``(X_train, y_train), (X_test, y_test)``: object arrays of word-index lists and 0/1 labels.
 
@@ -41,6 +43,9 @@ def load_data(
     ``allow_pickle=True`` opens a file of your own in ``imdb.npz``'s format (object arrays
     are pickled); without it only the published file is read.
     """
+    nb_words = one_of(
+        f"{__name__}.load_data", ("nb_words", nb_words), ("num_words", num_words), None
+    )
     arrays = read_object_npz(path, IMDB, ("x_train", "y_train", "x_test", "y_test"), allow_pickle)
     parts = [
         shuffled(arrays["x_train"], arrays["y_train"], seed),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lamella.keras2.construct import one_of
 from lamella.preproc.datasets.sequences import Split, encode, shuffled
 from lamella.preproc.datasets.sources import (
     KERAS_ORIGIN,
@@ -33,6 +34,7 @@ def load_data(
     index_from: int = 3,
     *,
     allow_pickle: bool = False,
+    num_words: int | None = None,
 ) -> tuple[Split, Split]:
     """``(X_train, y_train), (X_test, y_test)``: the newswires shuffled by ``seed``, filtered
     by ``maxlen``, and the last ``test_split`` of those kept for testing, as Keras does.
@@ -41,6 +43,9 @@ def load_data(
     """
     if not 0 <= test_split < 1:
         raise ValueError(f"reuters.load_data: test_split must be in [0, 1), got {test_split!r}")
+    nb_words = one_of(
+        f"{__name__}.load_data", ("nb_words", nb_words), ("num_words", num_words), None
+    )
     arrays = read_object_npz(path, REUTERS, ("x", "y"), allow_pickle)
     part = shuffled(arrays["x"], arrays["y"], seed)
     ((xs, labels),) = encode([part], nb_words, skip_top, maxlen, start_char, oov_char, index_from)

@@ -1,7 +1,8 @@
-"""The declarative side of translating Keras 2/3 configs (keras1-api.md §4.6, read backwards).
-
-Which Keras 2/3 classes and arguments become which Keras 1 ones, which arguments may
-be dropped quietly, and which must hold the one value lamella's layers compute as.
+"""The one table of Keras 2 (and 3) spellings: which classes and arguments become which
+Keras 1 ones, which arguments may be dropped quietly, and which must hold the one value
+lamella's layers compute as. Layer constructors (``construct``) and the Keras 2/3 file
+reader (lamella-io-hdf5) both read it; ``docs/keras2.md`` is generated from it
+(``python -m lamella.keras2.reference``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 #: Keras 1's 1D layers have no dim_ordering: Keras 2/3's data_format is dropped when
 #: 'channels_last' and refused otherwise (see ``_refuse`` in config.py).
 _1D = {"data_format": "data_format"}
+_POOL_1D = {"pool_size": "pool_length", "strides": "stride", **_1D}
 
 #: Keras 2/3 class -> the lamella (Keras 1) class and extra per-class argument renames.
 CLASSES: dict[str, tuple[str, dict[str, str]]] = {
@@ -25,11 +27,8 @@ CLASSES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "LocallyConnected1D": ("LocallyConnected1D", {"strides": "subsample_length", **_1D}),
     "LocallyConnected2D": ("LocallyConnected2D", {"strides": "subsample"}),
-    "MaxPooling1D": ("MaxPooling1D", {"pool_size": "pool_length", "strides": "stride", **_1D}),
-    "AveragePooling1D": (
-        "AveragePooling1D",
-        {"pool_size": "pool_length", "strides": "stride", **_1D},
-    ),
+    "MaxPooling1D": ("MaxPooling1D", _POOL_1D),
+    "AveragePooling1D": ("AveragePooling1D", _POOL_1D),
     "UpSampling1D": ("UpSampling1D", {"size": "length", **_1D}),
     "ZeroPadding1D": ("ZeroPadding1D", {"padding": "padding", **_1D}),
     "ZeroPadding2D": ("ZeroPadding2D", {"padding": "padding"}),
@@ -41,7 +40,26 @@ CLASSES: dict[str, tuple[str, dict[str, str]]] = {
     "PReLU": ("PReLU", {"alpha_initializer": "init"}),
     "LeakyReLU": ("LeakyReLU", {"negative_slope": "alpha"}),
     "Dot": ("Merge", {"axes": "dot_axes"}),
+    "ConvLSTM2D": ("ConvLSTM2D", {"strides": "subsample"}),
+    "GaussianNoise": ("GaussianNoise", {}),
+    "GaussianDropout": ("GaussianDropout", {}),
+    **{
+        f"{short}{rank}D": (f"{long}{rank}D", renames if rank == 1 else {})
+        for short, long, renames in (
+            ("MaxPool", "MaxPooling", _POOL_1D),
+            ("AvgPool", "AveragePooling", _POOL_1D),
+            ("GlobalMaxPool", "GlobalMaxPooling", _1D),
+            ("GlobalAvgPool", "GlobalAveragePooling", _1D),
+        )
+        for rank in (1, 2, 3)
+    },
 }
+
+
+def keras2_names(keras1_class: str) -> list[str]:
+    """The Keras 2 class names of a Keras 1 class (``Conv2DTranspose`` for Deconvolution2D)."""
+    return sorted(k2 for k2, (k1, _) in CLASSES.items() if k1 == keras1_class and k2 != k1)
+
 
 #: Keras 2/3 convolutions with a ``dilation_rate`` other than 1 -> lamella's atrous class.
 DILATED = {"Conv1D": "AtrousConvolution1D", "Conv2D": "AtrousConvolution2D"}

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from lamella.hdf5.keras2.tables import ANY, DEFAULTS, REQUIRED
+from lamella.keras2.tables import ANY, DEFAULTS, REQUIRED
 from lamella.plugins import registry
 
 _INITIALIZERS = {
