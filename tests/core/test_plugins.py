@@ -299,7 +299,7 @@ def _absent(dist: str) -> pytest.MarkDecorator:
     ],
 )
 def test_importing_a_missing_packages_name_says_what_to_install(module, name, dist):
-    """The error of ``from ... import`` carries the pip command (DESIGN.md §1)."""
+    """The error of ``from ... import`` carries the pip command (docs/architecture.md §2)."""
     with pytest.raises(MissingPluginError) as caught:
         exec(f"from {module} import {name}")
     assert isinstance(caught.value, ImportError)

@@ -1,4 +1,4 @@
-"""Files in Keras 1.2.2's layout (keras1-api.md §4.1-4.2), written here with h5py alone as
+"""Files in Keras 1.2.2's layout, written here with h5py alone as
 Keras 1 did, load and predict what numpy computes from the stored arrays."""
 
 from __future__ import annotations

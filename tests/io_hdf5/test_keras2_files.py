@@ -3,7 +3,7 @@
 The ``keras3_*`` files were written by Keras 3.15.1 (torch backend) with
 tests/fixtures/keras_files/make_keras3_files.py, each with an ``.npz`` of an input
 batch and Keras's predictions.  The Keras 2 files are written here with h5py in
-Keras 2.2.4's layout (keras1-api.md §4.6) and checked against numpy.
+Keras 2.2.4's layout and checked against numpy.
 """
 
 from __future__ import annotations

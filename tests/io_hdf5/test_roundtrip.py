@@ -1,5 +1,5 @@
-"""lamella's own .h5 files: Keras 1.2.2's layout (read back with plain h5py, keras1-api.md
-§4.1-4.3), loaded back to the same predictions, and training that resumes exactly."""
+"""lamella's own .h5 files: Keras 1.2.2's layout (read back with plain h5py),
+loaded back to the same predictions, and training that resumes exactly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crafted files (user-asks.md §3): each is refused with an error naming the file and the
+"""Crafted files: each is refused with an error naming the file and the
 reason, before any value is used, and nothing the file names is imported or run."""
 
 from __future__ import annotations

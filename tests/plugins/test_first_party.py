@@ -20,7 +20,7 @@ import lamella.layers
 import lamella.plugins as P
 from lamella.plugins.first_party import APPLICATIONS, FIRST_PARTY
 
-#: Entry-point name -> distribution, for every first-party plugin (DESIGN.md §2-3).
+#: Entry-point name -> distribution, for every first-party plugin (docs/architecture.md §2).
 ENTRY_POINTS = {
     "layers-conv": "lamella-layers-conv",
     "layers-recurrent": "lamella-layers-recurrent",

@@ -206,8 +206,7 @@ class GeneratorBatches:
                         "generators loop forever with `while True`)"
                     ) from None
                 warnings.warn(
-                    f"The generator ran out after {self.quota.progress(seen, steps)} of this "
-                    "epoch",
+                    f"The generator ran out after {self.quota.progress(seen, steps)} of this epoch",
                     stacklevel=3,
                 )
                 return

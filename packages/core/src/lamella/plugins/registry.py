@@ -53,7 +53,7 @@ class Registry:
     failures: dict[str, str] = field(default_factory=dict)  # distribution -> error text
 
     def add(self, entry: Entry) -> bool:
-        """Add an entry, applying the conflict rules of DESIGN.md §3; True if kept."""
+        """Add an entry, applying the conflict rules of docs/architecture.md §2; True if kept."""
         for key in (entry.name, *entry.aliases):
             holder = self.lookup.get(key)
             if holder is None or holder == entry.name:

@@ -1,4 +1,6 @@
-"""What Keras 1.2.2's HDF5 files hold and in which order (keras1-api.md §4), for both directions."""
+"""What Keras 1.2.2's HDF5 files hold and in which order, for both directions.
+
+The package README's "The files it writes" describes the layout."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ an LSTM's ``weight_ih (4n, in)`` is ``W_i, W_f, W_c, W_o``, each a transposed bl
 rows.  Such a weight is a view of its Parameter, and a state tensor has its Parameter's
 shape and strides, so the same view of the state tensor is the Keras weight's state.
 Saving takes the state through those views, in the sorted order of the Keras names;
-loading writes through them (keras1-api.md §2.4, §4.2).
+loading writes through them (README: "Optimizer state").
 
 The optimizer's ``weights`` must follow core's protocol: ``iterations`` first where the
 optimizer saves it, then each slot for every parameter.  ``torch.optim`` optimizers

@@ -1,4 +1,4 @@
-"""Reading HDF5 files that may come from anyone (user-asks.md §3).
+"""Reading HDF5 files that may come from anyone (README: "Safety").
 
 A file must be a regular file (a named pipe would block the reader forever); it is
 opened read-only and walked once before any value is read: every link must be a

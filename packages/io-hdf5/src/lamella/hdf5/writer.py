@@ -1,4 +1,4 @@
-"""``model.save`` and ``model.save_weights`` in Keras 1.2.2's HDF5 layout (keras1-api.md §4)."""
+"""``model.save`` and ``model.save_weights`` in Keras 1.2.2's HDF5 layout."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keras 2 and Keras 3 (legacy ``.h5``) files into lamella's Keras 1 layers (keras1-api.md §4.6).
+"""Keras 2 and Keras 3 (legacy ``.h5``) files into lamella's Keras 1 layers (docs/keras2.md).
 
 Two jobs, kept apart: ``config`` translates a model config into Keras 1's form (driven by
 ``tables``, with ``arguments`` and ``rewrites`` for what renaming alone does not do);

@@ -2,7 +2,7 @@
 
 Arrays are matched by the target lamella layer's own weight names, so ``load_model``
 and ``load_weights`` of a weights-only file share one path: names are mapped, fused
-gate kernels split, convolution kernels re-oriented (keras1-api.md §4.5-4.6).
+gate kernels split, convolution kernels re-oriented.
 """
 
 from __future__ import annotations
