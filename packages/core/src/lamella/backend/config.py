@@ -1,15 +1,16 @@
-"""Settings: floatx, epsilon, image_dim_ordering and the device policy.
+"""Settings: floatx, epsilon, image_dim_ordering, the device policy and the data budget.
 
 Read once, lazily, from ``~/.lamella/lamella.json`` (or ``$LAMELLA_HOME/lamella.json``)
-and then from ``LAMELLA_FLOATX``, ``LAMELLA_EPSILON``, ``LAMELLA_IMAGE_DIM_ORDERING``
-and ``LAMELLA_DEVICE``, which win.  Nothing is ever written at import: a file
-appears only when a user calls :func:`save_config`.
+and then from ``LAMELLA_FLOATX``, ``LAMELLA_EPSILON``, ``LAMELLA_IMAGE_DIM_ORDERING``,
+``LAMELLA_DEVICE`` and ``LAMELLA_DATA_BUDGET``, which win.  Nothing is ever written at
+import: a file appears only when a user calls :func:`save_config`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "epsilon": 1e-7,
     "image_dim_ordering": "th",
     "device": "auto",
+    "data_budget": "auto",
 }
 _FLOATX = ("float16", "bfloat16", "float32", "float64")
 _ORDERINGS = ("th", "tf")
@@ -44,7 +46,53 @@ def _validate(key: str, value: Any, origin: str) -> Any:
         return float(value)
     if key == "device":
         return str(value)
+    if key == "data_budget":
+        return _parse_budget(value, origin)
     return value
+
+
+#: The share of free memory that ``data_budget='auto'`` lets a call's data take.
+AUTO_DATA_SHARE = 0.5
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def _parse_budget(value: Any, origin: str) -> str | float | int:
+    """``'auto'``, a share of free memory (a number from 0 to 1), or a size in bytes
+    (a number above 1, or a string such as ``'512MB'`` or ``'2GiB'``)."""
+    expected = (
+        "data_budget must be 'auto', a share of free memory between 0 and 1 (e.g. 0.25), "
+        f"or a size such as '512MB', '2GiB' or a number of bytes; got {value!r}"
+    )
+    if value == "auto":
+        return "auto"
+    number: float
+    if isinstance(value, bool):
+        raise ValueError(f"{origin}: {expected}")
+    if isinstance(value, (int, float)):
+        number, scale = float(value), 1
+    elif isinstance(value, str):
+        found = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*", value.lower())
+        if found is None or found.group(2) not in _UNITS:
+            raise ValueError(f"{origin}: {expected}")
+        number, scale = float(found.group(1)), _UNITS[found.group(2)]
+    else:
+        raise ValueError(f"{origin}: {expected}")
+    if not number >= 0 or number == float("inf"):
+        raise ValueError(f"{origin}: {expected}")
+    if scale == 1 and number <= 1:
+        return number  # a share of free memory
+    return int(number * scale)
 
 
 def _load() -> dict[str, Any]:
@@ -177,3 +225,18 @@ def device() -> torch.device:
 
 def set_device(value: str | torch.device) -> None:
     _set("device", str(value))
+
+
+def data_budget() -> str | float | int:
+    """How much data ``fit``, ``evaluate`` and ``predict`` keep whole on the device.
+
+    ``'auto'`` (half of the device's free memory: the GPU's, or the RAM available on
+    the CPU), a share of free memory (a float from 0 to 1), or a number of bytes.
+    Data over the budget is streamed batch by batch (see :mod:`lamella.engine.data`).
+    """
+    return settings()["data_budget"]
+
+
+def set_data_budget(value: str | float | int) -> None:
+    """Set :func:`data_budget` for this process (``save_config`` keeps it)."""
+    _set("data_budget", value)

@@ -1,6 +1,7 @@
-"""Where training batches come from: slices of device tensors, or a generator.
+"""Where training batches come from: slices of device tensors, arrays streamed from
+the host (or a file), or a generator.
 
-Both sources yield ``(size, inputs, targets, weights)`` for one epoch at a time,
+Every source yields ``(size, inputs, targets, weights)`` for one epoch at a time,
 so the training loop does not care which one feeds it.
 """
 
@@ -9,13 +10,35 @@ from __future__ import annotations
 import queue
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
+from lamella.engine.data import DerivedColumn, HostColumn
+
 Batch = tuple[int, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]
+
+
+def shuffled_rows(
+    count: int, batch_size: int, shuffle: bool | str, device: torch.device
+) -> torch.Tensor | None:
+    """An epoch's row order (``None``: in place), drawn from torch's generator.
+
+    ``'batch'`` is Keras 1's order for HDF5 data: the whole batches in a random
+    order and the last, shorter one at the end, so every batch is one contiguous
+    run of rows.
+    """
+    if shuffle == "batch":
+        whole = count // batch_size
+        chunks = torch.randperm(whole, device=device)
+        rows = (chunks[:, None] * batch_size + torch.arange(batch_size, device=device)).reshape(-1)
+        return torch.cat([rows, torch.arange(whole * batch_size, count, device=device)])
+    if shuffle:
+        return torch.randperm(count, device=device)
+    return None
 
 
 class ArrayBatches:
@@ -37,15 +60,7 @@ class ArrayBatches:
 
     def order(self) -> torch.Tensor | None:
         """This epoch's row order (``None``: in place); ``'batch'`` shuffles whole batches."""
-        device = self.columns[0].device
-        if self.shuffle == "batch":
-            size = self.batch_size
-            chunks = torch.randperm((self.count + size - 1) // size, device=device)
-            rows = (chunks[:, None] * size + torch.arange(size, device=device)).reshape(-1)
-            return rows[rows < self.count]
-        if self.shuffle:
-            return torch.randperm(self.count, device=device)
-        return None
+        return shuffled_rows(self.count, self.batch_size, self.shuffle, self.columns[0].device)
 
     def epoch(self) -> Iterator[Batch]:
         order = self.order()
@@ -126,6 +141,210 @@ class Prefetcher:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=1.0)
+
+
+class PinnedStager:
+    """Host batches to a GPU through a ring of page-locked buffers, on a stream of its own.
+
+    Runs on the feeder thread: each tensor is copied (and so converted) into a pinned
+    buffer of its slot, then sent with a non-blocking copy; the next batch fills the
+    other slot meanwhile, and a slot is reused only once its last copy is done.  The
+    training thread makes its stream wait for the batch's event (:meth:`arrive`), so
+    the copy of batch n+1 overlaps the compute of batch n.
+    """
+
+    def __init__(self, device: torch.device, slots: int = 2):
+        self.device = device
+        self.stream = torch.cuda.Stream(device)
+        self.buffers: list[dict[int, torch.Tensor]] = [{} for _ in range(slots)]
+        self.copied: list[torch.cuda.Event | None] = [None] * slots
+        self.turn = 0
+
+    def send(self, tensors: Sequence[torch.Tensor | None]) -> tuple[list[Any], Any]:
+        slot = self.turn
+        self.turn = (slot + 1) % len(self.buffers)
+        done = self.copied[slot]
+        if done is not None:
+            done.synchronize()
+        sent: list[torch.Tensor | None] = []
+        with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
+            for index, tensor in enumerate(tensors):
+                if tensor is None or tensor.device == self.device:
+                    sent.append(tensor)
+                    continue
+                buffer = self._buffer(slot, index, tensor)
+                buffer.copy_(tensor)
+                sent.append(buffer.to(self.device, non_blocking=True))
+            ready = torch.cuda.Event()
+            ready.record(self.stream)
+        self.copied[slot] = ready
+        return sent, ready
+
+    def _buffer(self, slot: int, index: int, tensor: torch.Tensor) -> torch.Tensor:
+        buffer = self.buffers[slot].get(index)
+        if buffer is None or buffer.dtype != tensor.dtype or buffer.numel() < tensor.numel():
+            buffer = torch.empty(tensor.numel(), dtype=tensor.dtype, pin_memory=True)
+            self.buffers[slot][index] = buffer
+        return buffer[: tensor.numel()].view(tensor.shape)
+
+    def arrive(self, tensors: Sequence[torch.Tensor | None], ready: Any) -> None:
+        """On the training thread: its stream waits for the copies, and the caching
+        allocator learns that this stream uses the batch's memory."""
+        current = torch.cuda.current_stream(self.device)
+        current.wait_event(ready)
+        for tensor in tensors:
+            if tensor is not None and tensor.device.type == "cuda":
+                tensor.record_stream(current)
+
+
+class StreamedBatches:
+    """Batches read from arrays left on the host (or in a file), for data that does
+    not fit the memory budget (see :func:`lamella.engine.data.streams`).
+
+    A feeder thread reads each batch's rows (contiguous slices unless ``shuffle=True``
+    draws scattered ones), converts them to the model's dtypes and, on a GPU, sends
+    them through :class:`PinnedStager`; at most ``depth`` batches wait ready, so memory
+    stays a few batches whatever the data's size.  Orders are drawn as ArrayBatches
+    draws them (on the model's device), so one seed gives both paths the same batches.
+    """
+
+    def __init__(
+        self,
+        inputs: list[HostColumn],
+        targets: list[HostColumn],
+        weights: list[HostColumn | DerivedColumn | None],
+        batch_size: int,
+        shuffle: bool | str,
+        device: torch.device,
+        depth: int = 2,
+    ):
+        self.columns = [*inputs, *targets, *weights]
+        self.split = (len(inputs), len(inputs) + len(targets))
+        self.count = int(inputs[0].shape[0])
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.device = device
+        self.depth = depth
+        self.feeder: Prefetcher | None = None
+
+    def plan(self) -> list[slice | np.ndarray]:
+        """This epoch's batches: row slices, or index arrays when ``shuffle=True``."""
+        order = shuffled_rows(self.count, self.batch_size, self.shuffle, self.device)
+        order = order.cpu() if order is not None else None
+        plan: list[slice | np.ndarray] = []
+        for start in range(0, self.count, self.batch_size):
+            stop = min(start + self.batch_size, self.count)
+            if order is None or self.shuffle == "batch":
+                first = start if order is None else int(order[start])
+                plan.append(slice(first, first + stop - start))
+            else:
+                plan.append(order[start:stop].numpy())
+        return plan
+
+    def read(self, rows: slice | np.ndarray) -> list[torch.Tensor | None]:
+        """One batch of every column, as host tensors (targets read once for the
+        class weights derived from them)."""
+        done: dict[tuple[int, int, int], torch.Tensor] = {}
+        batch: list[torch.Tensor | None] = []
+        for column in self.columns:
+            if column is None:
+                batch.append(None)
+                continue
+            source = column.source if isinstance(column, DerivedColumn) else column
+            key = (id(source.value), source.start, source.stop)
+            if key not in done:
+                done[key] = source.read(rows)
+            read = done[key]
+            batch.append(column.derive(read) if isinstance(column, DerivedColumn) else read)
+        return batch
+
+    def epoch(self) -> Iterator[Batch]:
+        stager = PinnedStager(self.device) if self.device.type == "cuda" else None
+
+        def prepare(rows: slice | np.ndarray) -> tuple[list[Any], Any]:
+            batch = self.read(rows)
+            return stager.send(batch) if stager is not None else (batch, None)
+
+        first, second = self.split
+        self.close()
+        self.feeder = Prefetcher(self.plan(), prepare, max_q_size=self.depth)
+        try:
+            while True:
+                try:
+                    batch, ready = self.feeder.get()
+                except StopIteration:
+                    return
+                if stager is not None:
+                    stager.arrive(batch, ready)
+                size = int(batch[0].shape[0])
+                yield size, batch[:first], batch[first:second], batch[second:]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the feeder thread (an epoch cut short, an error)."""
+        if self.feeder is not None:
+            self.feeder.close()
+            self.feeder = None
+
+
+class HostOutputs:
+    """``predict``'s outputs gathered on the host as batches finish, never on the device.
+
+    Each batch is copied into numpy arrays made once for all samples (half-precision
+    outputs as float32).  The copy of batch n waits until batch n+1 is queued, so on a
+    GPU it overlaps that batch's compute.  An output whose rows do not match its
+    batch's samples is gathered piece by piece and joined at the end.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self.arrays: list[np.ndarray] | None = None
+        self.pieces: dict[int, list[np.ndarray]] = {}
+        self.filled = 0
+        self.pending: tuple[int, list[torch.Tensor]] | None = None
+
+    def add(self, size: int, outputs: list[torch.Tensor]) -> None:
+        self._flush()
+        self.pending = (size, outputs)
+
+    def _flush(self) -> None:
+        if self.pending is None:
+            return
+        (size, outputs), self.pending = self.pending, None
+        if self.arrays is None:
+            self.arrays = [
+                np.empty((self.count, *out.shape[1:]), dtype=_numpy_dtype(out.dtype))
+                for out in outputs
+            ]
+        at = self.filled
+        for index, (array, out) in enumerate(zip(self.arrays, outputs, strict=True)):
+            if index not in self.pieces and out.dim() and out.shape[0] == size:
+                torch.from_numpy(array[at : at + size]).copy_(out.detach())
+                continue
+            if index not in self.pieces:
+                self.pieces[index] = [array[:at].copy()]
+            self.pieces[index].append(_host(out))
+        self.filled += size
+
+    def result(self) -> list[np.ndarray]:
+        self._flush()
+        arrays = self.arrays or []
+        for index, pieces in self.pieces.items():
+            arrays[index] = np.concatenate(pieces)
+        return arrays
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    if dtype in (torch.bfloat16, torch.float16):
+        return np.dtype("float32")
+    return torch.empty(0, dtype=dtype).numpy().dtype
+
+
+def _host(tensor: torch.Tensor) -> np.ndarray:
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()
+    return tensor.detach().cpu().numpy()
 
 
 def unpack(item: Any, what: str) -> tuple[Any, Any, Any]:

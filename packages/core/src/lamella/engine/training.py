@@ -3,7 +3,8 @@
 The loop is written the way a careful PyTorch user writes one by hand: data is
 moved to the device once per call, batches are index slices of device tensors,
 shuffling is a ``torch.randperm``, and losses and metrics accumulate on the
-device until something must print them.
+device until something must print them.  Data over the memory budget, or read from
+a file, is streamed batch by batch instead (``data.streams``, ``batches.StreamedBatches``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from lamella.backend.config import device as default_device
+from lamella.backend.config import torch_dtype
 from lamella.backend.state import learning_phase_scope
 from lamella.callbacks import Callback, EpochStats, History
 from lamella.engine import data as data_utils
@@ -27,8 +29,10 @@ from lamella.engine.batches import (
     ArrayBatches,
     Batch,
     GeneratorBatches,
+    HostOutputs,
     Prefetcher,
     Quota,
+    StreamedBatches,
     unpack,
 )
 from lamella.engine.container import Container
@@ -133,6 +137,29 @@ def _check_batch_size(batch_size: Any) -> int:
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     return int(batch_size)
+
+
+def _check_stream(call: str, stream: Any) -> bool | None:
+    if stream is not None and not isinstance(stream, bool):
+        raise ValueError(
+            f"{call}: stream must be True (read the data batch by batch), False (put it "
+            f"whole on the device) or None (decide by the data_budget setting), got {stream!r}"
+        )
+    return stream
+
+
+def _checked(
+    checks: Sequence[Callable[[torch.Tensor, str], None]], name: str, batch: torch.Tensor
+) -> torch.Tensor:
+    for check in checks:
+        check(batch, name)
+    return batch
+
+
+def _close(*sources: Any) -> None:
+    for source in sources:
+        if isinstance(source, StreamedBatches):
+            source.close()
 
 
 class Model(Container):
@@ -291,6 +318,99 @@ class Model(Container):
         data_utils.check_shapes(tensors, self.input_names, self.internal_input_shapes, "input")
         return tensors
 
+    def _input_columns(self, x: Arrays) -> list[data_utils.HostColumn]:
+        """The inputs left where they are, for streaming; each batch gets the whole-array
+        checks of the fast path (an Embedding's index range) as it is read."""
+        values = data_utils.as_list(x, self.input_names, "input")
+        columns = []
+        for value, name, source in zip(values, self.input_names, self.inputs, strict=True):
+            checks = self._input_checks(source)
+            prepare = functools.partial(_checked, checks, f"input {name}") if checks else None
+            dtype = torch_dtype(source.dtype)
+            columns.append(data_utils.HostColumn(value, f"input {name}", dtype, prepare))
+        data_utils.check_shapes(columns, self.input_names, self.internal_input_shapes, "input")
+        return columns
+
+    def _target_columns(self, y: Arrays) -> list[data_utils.HostColumn]:
+        values = data_utils.as_list(y, self.output_names, "target")
+        columns = []
+        for value, objective in zip(values, self.objectives, strict=True):
+            name = f"target {objective.output_name}"
+            if objective.sparse:
+                check = functools.partial(
+                    data_utils.check_class_indices, name=name, classes=objective.output_shape[-1]
+                )
+                column = data_utils.HostColumn(value, name, torch.float64, check, as_column=False)
+            else:
+                column = data_utils.HostColumn(value, name, torch_dtype(None))
+            self._check_target(column, objective)
+            columns.append(column)
+        return columns
+
+    def _weight_columns(
+        self, sample_weight: Arrays, class_weight: Any, targets: list[data_utils.HostColumn]
+    ) -> list[Any]:
+        columns: list[Any] = []
+        for value, per_class, target, objective in self._weight_sources(
+            sample_weight, class_weight, targets
+        ):
+            if value is not None:
+                column = data_utils.HostColumn(
+                    value, "sample_weight", torch_dtype(None), as_column=False
+                )
+                columns.append(self._check_sample_weight(column, objective))
+            elif per_class:
+                derive = functools.partial(
+                    self._class_weights, class_weight=per_class, objective=objective
+                )
+                columns.append(data_utils.DerivedColumn(target, derive))
+            else:
+                columns.append(None)
+        return columns
+
+    def _streams(self, call: str, stream: bool | None, groups: Sequence[Any]) -> bool:
+        """Whether this call streams its data: ``stream`` if given, else whether the data
+        of ``groups`` (``(x, y, sample_weight)`` tuples) passes the memory budget or is
+        read from files.  Data parallel training always puts data whole on the device."""
+        if distributed.active():
+            if stream:
+                raise ValueError(f"{call}: stream=True is not available in data parallel runs")
+            return False
+        if stream is not None:
+            return stream
+        entries: list[tuple[Any, torch.dtype]] = []
+        for x, y, sample_weight, *_ in groups:
+            values = data_utils.as_list(x, self.input_names, "input")
+            entries += [(v, torch_dtype(s.dtype)) for v, s in zip(values, self.inputs, strict=True)]
+            if y is not None:
+                values = data_utils.as_list(y, self.output_names, "target")
+                for value, objective in zip(values, self.objectives, strict=True):
+                    entries.append((value, torch.long if objective.sparse else torch_dtype(None)))
+            if sample_weight is not None:
+                values = data_utils.as_list(
+                    sample_weight, self.output_names, "sample_weight", allow_none=True
+                )
+                entries += [(v, torch_dtype(None)) for v in values]
+        return data_utils.streams(entries, self.device)
+
+    def _arrays(
+        self,
+        x: Arrays,
+        y: Arrays,
+        sample_weight: Arrays,
+        class_weight: Any,
+        streaming: bool,
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """Inputs, targets and weights: device tensors, or columns to stream."""
+        if streaming:
+            targets = self._target_columns(y)
+            weights = self._weight_columns(sample_weight, class_weight, targets)
+            return self._input_columns(x), targets, weights
+        device = self.device
+        inputs = self._inputs(x, device)
+        targets = self._targets(y, device)
+        return inputs, targets, self._weights(sample_weight, class_weight, targets, device)
+
     def _input_checks(self, source: Any) -> list[Callable[[torch.Tensor, str], None]]:
         """The whole-array checks of the layers of this model fed straight from ``source``
         (an Embedding's index range): run once per call, before any batch, because a
@@ -316,16 +436,18 @@ class Model(Container):
         return tensors
 
     @staticmethod
-    def _check_target(target: torch.Tensor, objective: OutputObjective) -> None:
+    def _check_target(target: Any, objective: OutputObjective) -> None:
+        """``target`` (a tensor or a streamed column) must have the output's shape."""
         shape = objective.output_shape
         name = objective.output_name
+        rank = len(target.shape)
         if objective.sparse:
-            fits = target.dim() in (len(shape) - 1, len(shape)) and (
-                target.dim() == len(shape) - 1 or target.shape[-1] == 1
+            fits = rank in (len(shape) - 1, len(shape)) and (
+                rank == len(shape) - 1 or target.shape[-1] == 1
             )
             expected = f"class indices of shape {(*shape[:-1], 1)}"
         else:
-            fits = target.dim() == len(shape) and all(
+            fits = rank == len(shape) and all(
                 e is None or e == g for e, g in zip(shape[1:], target.shape[1:], strict=True)
             )
             expected = f"shape {shape}"
@@ -334,8 +456,8 @@ class Model(Container):
             hint = ""
             if (
                 loss_name == "categorical_crossentropy"
-                and target.dim() >= 1
-                and (target.dim() == 1 or target.shape[-1] == 1)
+                and rank >= 1
+                and (rank == 1 or target.shape[-1] == 1)
             ):
                 hint = (
                     "; for integer class labels use loss='sparse_categorical_crossentropy' "
@@ -353,6 +475,23 @@ class Model(Container):
         targets: list[torch.Tensor],
         device: torch.device,
     ) -> list[torch.Tensor | None]:
+        weights: list[torch.Tensor | None] = []
+        for value, per_class, target, objective in self._weight_sources(
+            sample_weight, class_weight, targets
+        ):
+            if value is not None:
+                tensor = data_utils.to_tensor(value, "sample_weight", None, device)
+                weights.append(self._check_sample_weight(tensor, objective))
+            elif per_class:
+                weights.append(self._class_weights(target, per_class, objective))
+            else:
+                weights.append(None)
+        return weights
+
+    def _weight_sources(
+        self, sample_weight: Arrays, class_weight: Any, targets: list[Any]
+    ) -> Iterator[tuple[Any, Any, Any, OutputObjective]]:
+        """Per output: its sample weights as given, its class weights, target, objective."""
         given = data_utils.as_list(
             sample_weight, self.output_names, "sample_weight", allow_none=True
         )
@@ -363,27 +502,21 @@ class Model(Container):
             and class_weight
             else [class_weight] * len(self.output_names)
         )
-        weights: list[torch.Tensor | None] = []
-        for value, per_class, target, objective in zip(
-            given, classes, targets, self.objectives, strict=True
-        ):
-            if value is not None:
-                tensor = data_utils.to_tensor(value, "sample_weight", None, device)
-                if objective.temporal and tensor.dim() != 2:
-                    raise ValueError(
-                        "sample_weight_mode='temporal' needs 2D sample weights "
-                        f"(samples, timesteps), got shape {tuple(tensor.shape)}"
-                    )
-                if not objective.temporal and tensor.dim() != 1:
-                    raise ValueError(
-                        "sample_weight must be 1D (one weight per sample) unless compile() "
-                        f"got sample_weight_mode='temporal'; got shape {tuple(tensor.shape)}"
-                    )
-                weights.append(tensor)
-            elif per_class:
-                weights.append(self._class_weights(target, per_class, objective))
-            else:
-                weights.append(None)
+        return zip(given, classes, targets, self.objectives, strict=True)
+
+    @staticmethod
+    def _check_sample_weight(weights: Any, objective: OutputObjective) -> Any:
+        rank = len(weights.shape)
+        if objective.temporal and rank != 2:
+            raise ValueError(
+                "sample_weight_mode='temporal' needs 2D sample weights "
+                f"(samples, timesteps), got shape {tuple(weights.shape)}"
+            )
+        if not objective.temporal and rank != 1:
+            raise ValueError(
+                "sample_weight must be 1D (one weight per sample) unless compile() "
+                f"got sample_weight_mode='temporal'; got shape {tuple(weights.shape)}"
+            )
         return weights
 
     @staticmethod
@@ -529,10 +662,17 @@ class Model(Container):
         class_weight: Mapping[Any, Any] | None = None,
         sample_weight: Arrays = None,
         initial_epoch: int = 0,
+        stream: bool | None = None,
         **kwargs: Any,
     ) -> History:
         """Train for ``nb_epoch`` epochs (10 unless given; Keras 2's ``epochs=`` is accepted
-        too); returns a History."""
+        too); returns a History.
+
+        Data within the ``data_budget`` setting is put whole on the device; larger data,
+        and data read from files (memory maps, ``HDF5Matrix``), is streamed batch by
+        batch.  ``stream=True`` or ``False`` decides for this call.  Streaming an
+        ``HDF5Matrix``, ``shuffle='batch'`` reads contiguous rows, as in Keras 1.
+        """
         epochs = kwargs.pop("epochs", None)
         nb_epoch = one_of("fit", ("nb_epoch", nb_epoch), ("epochs", epochs), 10)
         if kwargs.pop("show_accuracy", None) is not None:
@@ -559,10 +699,16 @@ class Model(Container):
         parallel = distributed.active()
         if parallel:
             verbose = distributed.verbosity(verbose)
-        device = self.device
-        inputs = self._inputs(x, device)
-        targets = self._targets(y, device)
-        weights = self._weights(sample_weight, class_weight, targets, device)
+        groups = [(x, y, sample_weight)]
+        if validation_data is not None:
+            if len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be (x, y) or (x, y, sample_weight), got a tuple of "
+                    f"{len(validation_data)}"
+                )
+            groups.append((*validation_data, None)[:3])
+        streaming = self._streams("fit", _check_stream("fit", stream), groups)
+        inputs, targets, weights = self._arrays(x, y, sample_weight, class_weight, streaming)
         _require_samples(
             "fit",
             data_utils.check_lengths(
@@ -571,19 +717,11 @@ class Model(Container):
         )
         validation = None
         if validation_data is not None:
-            if len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (x, y) or (x, y, sample_weight), got a tuple of "
-                    f"{len(validation_data)}"
-                )
-            val_x, val_y, *rest = validation_data
-            val_inputs = self._inputs(val_x, device)
-            val_targets = self._targets(val_y, device)
-            val_weights = self._weights(rest[0] if rest else None, None, val_targets, device)
+            val_x, val_y, val_weight = groups[1]
+            validation = self._arrays(val_x, val_y, val_weight, None, streaming)
             data_utils.check_lengths(
-                {"validation input": val_inputs, "validation target": val_targets}
+                {"validation input": validation[0], "validation target": validation[1]}
             )
-            validation = (val_inputs, val_targets, val_weights)
         elif validation_split:
             groups = [*inputs, *targets, *weights]
             head, tail = data_utils.split_tail(groups, validation_split)
@@ -594,8 +732,15 @@ class Model(Container):
             raise ValueError(
                 f"fit: validation_split={validation_split} leaves no samples to train on"
             )
-        batches = distributed.ShardedBatches if parallel else ArrayBatches
-        source = batches(inputs, targets, weights, batch_size, shuffle)
+        source: Any
+        val_source = None
+        if streaming:
+            source = StreamedBatches(inputs, targets, weights, batch_size, shuffle, self.device)
+            if shuffle is True:
+                self._warn_scattered_reads(source)
+        else:
+            batches = distributed.ShardedBatches if parallel else ArrayBatches
+            source = batches(inputs, targets, weights, batch_size, shuffle)
         count = source.count
         validate = None
         if validation is not None:
@@ -604,13 +749,41 @@ class Model(Container):
                     f"Train on {count} samples, validate on "
                     f"{int(validation[0][0].shape[0])} samples"
                 )
-            validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
+            if streaming:
+                val_source = StreamedBatches(*validation, batch_size, False, self.device)
+                validate = functools.partial(self._score, val_source)
+            else:
+                validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
         # in parallel the progress bar counts this process's share of the samples
         params = {"batch_size": batch_size, "nb_sample": getattr(source, "per_rank", count)}
         self._grad_flags.restore()  # before data parallel wrapping reads them
-        return train(
-            self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
+        try:
+            return train(
+                self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
+            )
+        finally:
+            _close(source, val_source)
+
+    @staticmethod
+    def _warn_scattered_reads(source: StreamedBatches) -> None:
+        """One warning when ``shuffle=True`` makes an HDF5 file (or a similar array-like)
+        read every batch's rows at scattered places."""
+        scattered = sorted(
+            {
+                type(column.value).__name__
+                for column in source.columns
+                if isinstance(column, data_utils.HostColumn) and column.scattered
+            }
         )
+        if scattered:
+            warnings.warn(
+                f"fit: shuffle=True reads each batch's rows from scattered places of "
+                f"{', '.join(scattered)} data (in increasing order, as h5py requires): an "
+                "HDF5 file then reads every row on its own, often many times slower than "
+                "shuffle='batch', which reads each batch as one contiguous slice (Keras 1's "
+                "advice for HDF5Matrix)",
+                stacklevel=3,
+            )
 
     # -- generators ---------------------------------------------------------------------
 
@@ -832,24 +1005,28 @@ class Model(Container):
         batch_size: int,
         verbose: int = 0,
     ) -> list[float]:
-        columns = [*inputs, *targets, *weights]
+        """The loss and metrics over data on the device (each rank's share in parallel)."""
+        if distributed.active():  # each rank evaluates its share; the sums are added up
+            n_in, n_out = len(inputs), len(targets)
+            columns = distributed.shard([*inputs, *targets, *weights])
+            inputs, targets = columns[:n_in], columns[n_in : n_in + n_out]
+            weights = columns[n_in + n_out :]
+        return self._score(ArrayBatches(inputs, targets, weights, batch_size, False), verbose)
+
+    def _score(self, source: Any, verbose: int = 0) -> list[float]:
+        """The loss and metrics over one pass of ``source`` (in order)."""
         parallel = distributed.active()
-        if parallel:  # each rank evaluates its share; the sums are added up below
-            columns = distributed.shard(columns)
+        if parallel:
             verbose = distributed.verbosity(verbose)
-        count = int(columns[0].shape[0])
         stats = EpochStats(list(self.metrics_names))
-        progbar = Progbar(count) if verbose == 1 else None
-        n_in, n_out = len(inputs), len(targets)
+        progbar = Progbar(source.count) if verbose == 1 else None
+        seen = 0
         with self._inference_call("evaluate"):
-            for start, stop in _batches(count, batch_size):
-                batch = [c[start:stop] if c is not None else None for c in columns]
-                values = self._test_step(
-                    batch[:n_in], batch[n_in : n_in + n_out], batch[n_in + n_out :]
-                )
-                stats.add(values, stop - start)
+            for size, inputs, targets, weights in source.epoch():
+                stats.add(self._test_step(inputs, targets, weights), size)
+                seen += size
                 if progbar is not None:
-                    progbar.update(stop)
+                    progbar.update(seen)
         if parallel:
             distributed.reduce_stats(stats, self.device)
         return list(stats.averages().values())
@@ -861,9 +1038,14 @@ class Model(Container):
         batch_size: int = 32,
         verbose: int = 1,
         sample_weight: Arrays = None,
+        stream: bool | None = None,
         **kwargs: Any,
     ) -> float | list[float]:
-        """The loss (and metrics) on the given data: a float, or a list in metrics_names order."""
+        """The loss (and metrics) on the given data: a float, or a list in metrics_names order.
+
+        Data over the ``data_budget`` setting, or read from files, is streamed batch by
+        batch; ``stream=True`` or ``False`` decides for this call.
+        """
         if kwargs.pop("show_accuracy", None) is not None:
             warnings.warn("evaluate: show_accuracy is deprecated", stacklevel=2)
         if kwargs:
@@ -871,31 +1053,69 @@ class Model(Container):
         self._require_compiled("evaluating")
         if y is None and _is_batch_stream(x):
             return self.evaluate_generator(x)
-        device = self.device
-        inputs = self._inputs(x, device)
-        targets = self._targets(y, device)
-        weights = self._weights(sample_weight, None, targets, device)
+        batch_size = _check_batch_size(batch_size)
+        streaming = self._streams(
+            "evaluate", _check_stream("evaluate", stream), [(x, y, sample_weight)]
+        )
+        inputs, targets, weights = self._arrays(x, y, sample_weight, None, streaming)
         _require_samples(
             "evaluate",
             data_utils.check_lengths(
                 {"input": inputs, "target": targets, "sample_weight": weights}
             ),
         )
-        results = self._test_loop(inputs, targets, weights, _check_batch_size(batch_size), verbose)
+        if streaming:
+            source = StreamedBatches(inputs, targets, weights, batch_size, False, self.device)
+            try:
+                results = self._score(source, verbose)
+            finally:
+                source.close()
+        else:
+            results = self._test_loop(inputs, targets, weights, batch_size, verbose)
         return results[0] if len(results) == 1 else results
 
-    def predict(self, x: Arrays, batch_size: int = 32, verbose: int = 0) -> Any:
-        """Outputs for ``x`` as numpy arrays (a list of them for several outputs)."""
+    def predict(
+        self, x: Arrays, batch_size: int = 32, verbose: int = 0, stream: bool | None = None
+    ) -> Any:
+        """Outputs for ``x`` as numpy arrays (a list of them for several outputs).
+
+        Outputs are copied to the host batch by batch.  ``x`` over the ``data_budget``
+        setting, or read from files, is streamed; ``stream=True`` or ``False`` decides.
+        """
         if _is_batch_stream(x):
             return self.predict_generator(x)
-        inputs = self._inputs(x, self.device)
-        total = count = data_utils.check_lengths({"input": inputs})
         batch_size = _check_batch_size(batch_size)
-        parallel = distributed.active()
-        if parallel:  # each rank predicts its share; every rank gets all of them back
-            inputs = distributed.shard(inputs)
-            count = int(inputs[0].shape[0])
-            verbose = distributed.verbosity(verbose)
+        streaming = self._streams("predict", _check_stream("predict", stream), [(x, None, None)])
+        if distributed.active():
+            return self._predict_parallel(self._inputs(x, self.device), batch_size, verbose)
+        if streaming:
+            inputs: list[Any] = self._input_columns(x)
+            source: Any = StreamedBatches(inputs, [], [], batch_size, False, self.device)
+        else:
+            inputs = self._inputs(x, self.device)
+            source = ArrayBatches(inputs, [], [], batch_size, False)
+        count = data_utils.check_lengths({"input": inputs})
+        progbar = Progbar(count) if verbose == 1 else None
+        outputs = HostOutputs(count)
+        try:
+            with self._inference_call("predict"):
+                for size, batch, _, _ in source.epoch():
+                    outputs.add(size, self._predict_batch(batch))
+                    if progbar is not None:
+                        progbar.update(outputs.filled + size)
+        finally:
+            _close(source)
+        results = outputs.result()
+        if not results:
+            return [] if len(self.outputs) > 1 else np.zeros((0,))
+        return results[0] if len(results) == 1 else results
+
+    def _predict_parallel(self, inputs: list[torch.Tensor], batch_size: int, verbose: int) -> Any:
+        """Each rank predicts its share on the device; every rank gets all of them back."""
+        total = data_utils.check_lengths({"input": inputs})
+        inputs = distributed.shard(inputs)
+        count = int(inputs[0].shape[0])
+        verbose = distributed.verbosity(verbose)
         progbar = Progbar(count) if verbose == 1 else None
         chunks: list[list[torch.Tensor]] = []
         with self._inference_call("predict"):
@@ -903,14 +1123,10 @@ class Model(Container):
                 chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
                 if progbar is not None:
                     progbar.update(stop)
-            if parallel and not chunks:  # an empty share still takes part in the gather
+            if not chunks:  # an empty share still takes part in the gather
                 chunks.append(self._predict_batch([t[:0] for t in inputs]))
-        if not chunks:
-            return [] if len(self.outputs) > 1 else np.zeros((0,))
         joined = [torch.cat(parts) for parts in zip(*chunks, strict=True)]
-        if parallel:
-            joined = [distributed.gather(part, total) for part in joined]
-        outputs = [_to_numpy(part) for part in joined]
+        outputs = [_to_numpy(distributed.gather(part, total)) for part in joined]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def _batch_call(

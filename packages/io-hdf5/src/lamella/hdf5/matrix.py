@@ -2,7 +2,10 @@
 ``lamella.utils.io_utils.HDF5Matrix`` through core's facade.
 
 Rows are read from the file only when indexed, so a data set larger than memory
-can feed ``predict`` or ``fit(shuffle='batch')`` batch by batch.
+feeds ``fit``, ``evaluate`` and ``predict`` batch by batch: they stream any data read
+from a file unless it is small (see "Devices and settings" in the README).  With
+``fit(shuffle='batch')`` each batch is one contiguous read, as in Keras 1;
+``shuffle=True`` reads each batch's rows at sorted, scattered indices, one read per row.
 """
 
 from __future__ import annotations
@@ -70,9 +73,12 @@ class HDF5Matrix:
     def __getitem__(self, key: Any) -> np.ndarray:
         rows = self._rows(key)
         if isinstance(rows, np.ndarray):
-            # h5py reads only increasing, unique indices: read those, then put them in order.
-            unique, inverse = np.unique(rows, return_inverse=True)
-            values = self.data[unique.tolist()][inverse] if len(unique) else self.data[:0]
+            if len(rows) and bool(np.all(rows[1:] > rows[:-1])):  # as streaming asks
+                values = self.data[rows.tolist()]
+            else:
+                # h5py reads only increasing, unique indices: read those, then reorder.
+                unique, inverse = np.unique(rows, return_inverse=True)
+                values = self.data[unique.tolist()][inverse] if len(unique) else self.data[:0]
         else:
             values = self.data[rows]
         return self.normalizer(values) if self.normalizer is not None else values
