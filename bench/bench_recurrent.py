@@ -2,19 +2,25 @@
 
 The network is Keras's IMDB LSTM: Embedding(20000, 128) -> LSTM(128) -> Dense(1, sigmoid),
 trained with binary crossentropy and RMSprop (lr 0.001) on random word indices, sequences
-of 80, batch 32; then the same network with a GRU.  Each cell is timed in two lamella
-variants, one that runs torch's fused kernel and one that no fused kernel computes, so it
-runs the step loop:
+of 80, batch 32; then the same network with a GRU.  Each cell is timed in three lamella
+variants:
 
-* LSTM: the default (tanh/sigmoid, fused) and Keras 1's ``inner_activation='hard_sigmoid'``;
-* GRU: ``reset_after=True`` (Keras 2/3's GRU, which is torch's, fused) and Keras 1's default
-  ``reset_after=False`` (the reset gate before the recurrent product).
+* the one torch's fused kernel computes: the default LSTM (tanh/sigmoid) and
+  ``GRU(reset_after=True)`` (Keras 2/3's GRU, which is torch's);
+* Keras 1's maths, which no fused kernel computes, so it runs lamella's loop path (the
+  whole-sequence kernels of lamella.recurrent.kernels): the LSTM with
+  ``inner_activation='hard_sigmoid'``, Keras 1's default and what Keras 1 files store, and
+  Keras 1's default GRU (``reset_after=False``: the reset gate before the recurrent product);
+* Keras 1's recurrent dropout, ``dropout_W=0.2, dropout_U=0.2`` (examples/imdb_lstm.py's
+  LSTM; the GRU of Keras 1's maths with the same arguments): one mask per gate and sample,
+  inside the step, so the loop path too.
 
-Both are compared with the same PyTorch contender, nn.Embedding + nn.LSTM (nn.GRU) +
+All are compared with the same PyTorch contender, nn.Embedding + nn.LSTM (nn.GRU) +
 nn.Linear + sigmoid + BCE on tensors prepared once, shuffled with ``randperm`` and sliced
-into the same batches: the fastest way to train this network in PyTorch.  Keras 3 (torch
-backend), where importable, trains its default layer on ``--keras-samples`` samples per
-round: on CPU it runs a step loop and is slow.
+into the same batches: the fastest way to train this network in PyTorch, doing torch's own
+maths (no recurrent dropout).  Keras 3 (torch backend), where importable, trains its
+default layer on ``--keras-samples`` samples per round: on CPU it runs a step loop and is
+slow.
 
     python bench/bench_recurrent.py [--samples 1024] [--rounds 11] [--device cpu]
 """
@@ -27,25 +33,33 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from harness import Bench, keras_fit, lamella_fit, parser, summarize, torch_fit
+from harness import Bench, Contender, keras_fit, lamella_fit, parser, summarize, torch_fit
 from torch import nn
 
 from lamella.layers import GRU, LSTM, Dense, Embedding
 from lamella.models import Sequential
 
 WORDS, EMBED, UNITS, LENGTH, BATCH, LR = 20000, 128, 128, 80, 32, 0.001
+DROPOUT = {"dropout_W": 0.2, "dropout_U": 0.2}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of configuring a cell in lamella, and its goal against the torch loop."""
+
+    label: str
+    arguments: dict[str, Any]
+    goal: float | None = None
 
 
 @dataclass(frozen=True)
 class Cell:
-    """A recurrent layer to time: its fused-path and loop-path lamella arguments."""
+    """A recurrent layer to time; its first variant runs the fused kernel."""
 
     name: str
     layer: type
     torch_layer: type[nn.Module]
-    fused: tuple[str, dict[str, Any]]
-    loop: tuple[str, dict[str, Any]]
-    goal: float | None = None  # for the fused variant against the torch loop
+    variants: tuple[Variant, ...]
 
 
 CELLS = (
@@ -53,12 +67,21 @@ CELLS = (
         "LSTM",
         LSTM,
         nn.LSTM,
-        ("default", {}),
-        ("hard_sigmoid", {"inner_activation": "hard_sigmoid"}),
-        0.95,
+        (
+            Variant("default", {}, 0.95),
+            Variant("hard_sigmoid", {"inner_activation": "hard_sigmoid"}, 0.8),
+            Variant("dropout_W=dropout_U=0.2", DROPOUT, 0.7),
+        ),
     ),
     Cell(
-        "GRU", GRU, nn.GRU, ("reset_after=True", {"reset_after": True}), ("reset_after=False", {})
+        "GRU",
+        GRU,
+        nn.GRU,
+        (
+            Variant("reset_after=True", {"reset_after": True}),
+            Variant("reset_after=False", {}, 0.9),
+            Variant("reset_after=False, dropout_W=dropout_U=0.2", DROPOUT, 0.7),
+        ),
     ),
 )
 
@@ -110,28 +133,33 @@ def compare(bench: Bench, args, cell: Cell) -> None:
     y = rng.integers(0, 2, (args.samples, 1)).astype(np.float32)
 
     torch.manual_seed(0)
-    (fused_label, fused_args), (loop_label, loop_args) = cell.fused, cell.loop
-    fused, loop = (lamella_model(cell, a).to(args.device) for a in (fused_args, loop_args))
+    models = [lamella_model(cell, v.arguments).to(args.device) for v in cell.variants]
     theirs = TorchRecurrent(cell.torch_layer).to(args.device)
     optimizer = torch.optim.RMSprop(theirs.parameters(), lr=LR)
     x_t, y_t = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
-    ours = lamella_fit(fused, x, y, BATCH)
-    ours_loop = lamella_fit(loop, x, y, BATCH)
-    ours_loop.name = f"lamella {loop_label}"
+    ours: list[Contender] = []
+    for variant, model in zip(cell.variants, models, strict=True):
+        contender = lamella_fit(model, x, y, BATCH)
+        if ours:  # the fused variant keeps the plain name, as in earlier runs
+            contender.name = f"lamella {variant.label}"
+        ours.append(contender)
     torch_loop = torch_fit(theirs, optimizer, F.binary_cross_entropy, x_t, y_t, BATCH)
-    contenders = [ours, ours_loop, torch_loop]
+    contenders = [*ours, torch_loop]
     keras = bench.keras()
     if keras is not None:
         contenders.append(keras_fit(keras_model(keras, cell), x, y, BATCH, args.keras_samples))
-    times = bench.alternate(contenders, args.device)  # one run serves both records
+    times = bench.alternate(contenders, args.device)  # one run serves every record
     others = [c for c in contenders if c.name == "keras"]
-    note = f"lamella's {cell.name} runs its {fused.layers[1].path!r} path"
-    case = f"{cell.name} fit ({fused_label})"
-    bench.add(summarize(case, [ours, torch_loop, *others], times, goal=cell.goal, note=note))
-    note = f"lamella's {cell.name} runs its {loop.layers[1].path!r} path; the torch loop is fused"
-    bench.add(
-        summarize(f"{cell.name} fit ({loop_label})", [ours_loop, torch_loop], times, note=note)
-    )
+    for index, (variant, model, contender) in enumerate(
+        zip(cell.variants, models, ours, strict=True)
+    ):
+        path = model.layers[1].path
+        note = f"lamella's {cell.name} runs its {path!r} path"
+        if path != "fused":
+            note += "; the torch loop is fused"
+        compared = [contender, torch_loop, *(others if index == 0 else [])]
+        case = f"{cell.name} fit ({variant.label})"
+        bench.add(summarize(case, compared, times, goal=variant.goal, note=note))
 
 
 def main() -> None:

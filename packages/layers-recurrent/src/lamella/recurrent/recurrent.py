@@ -39,6 +39,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lamella import activations, initializers, regularizers
 from lamella.engine.topology import InputSpec, Layer, Shape
+from lamella.recurrent import kernels
 
 logger = logging.getLogger("lamella.recurrent")
 
@@ -144,6 +145,7 @@ class Recurrent(Layer):
         self.supports_masking = True
         self._initial_weights = weights
         self._use_fused = True
+        self._use_kernel = True
         self._told_mask_fallback = False
 
     def _set_cell(
@@ -547,7 +549,17 @@ class Recurrent(Layer):
         masks_W: Masks,
         masks_U: Masks,
     ) -> tuple[Tensor | None, Tensor, list[Tensor]]:
-        """The step loop: every step's input projection first, then one step at a time."""
+        """The step loop: every step's input projection first, then the recurrence, as one
+        whole-sequence kernel where there is one, else one step at a time under autograd."""
+        kernel = self._loop_kernel()
+        if kernel is not None:
+            weights = [self.weight_ih, self.bias, self.weight_hh]
+            if self._two_biases:
+                weights.append(self.recurrent_bias)
+            sequence, finals = kernels.run(
+                kernel[0], x, weights, initial, masks_W, masks_U, mask, kernel[1]
+            )
+            return sequence.contiguous() if self.return_sequences else None, finals[0], finals
         projected = self._project(x, masks_W)
         keeps = mask.t().unsqueeze(-1).unbind(0) if mask is not None else None
         states = list(initial)
@@ -577,6 +589,19 @@ class Recurrent(Layer):
         blocks = self.weight_ih.unflatten(0, (k, n))  # (k, n, input_dim)
         per_gate = torch.einsum("tbi,kbi,kni->tbkn", steps, masks_W, blocks)
         return per_gate.flatten(2) + self.bias
+
+    def _loop_kernel(self) -> tuple[str, list[str]] | None:
+        """The kernel (``kernels.py``) that runs this layer's loop, and the activations it
+        takes; None to run the steps under autograd."""
+        return None
+
+    def _kernel_for(self, cell: str, *functions: Any) -> tuple[str, list[str]] | None:
+        """``cell``'s kernel, if the kernels know these activations.  Not while
+        ``torch.compile`` traces the layer: it fuses the step loop it traces by itself."""
+        if not self._use_kernel or torch.compiler.is_compiling():
+            return None
+        found = [kernels.activation(fn) for fn in functions]
+        return None if None in found else (cell, found)  # type: ignore[return-value]
 
     def _step(
         self, x_t: Tensor, states: list[Tensor], masks_U: Masks
@@ -665,6 +690,11 @@ class SimpleRNN(Recurrent):
     ) -> tuple[Tensor, list[Tensor]]:
         h = self.activation(_affine(x_t, states[0], self.weight_hh.t(), masks_U))
         return h, [h]
+
+    def _loop_kernel(self) -> tuple[str, list[str]] | None:
+        if type(self)._step is not SimpleRNN._step:
+            return None
+        return self._kernel_for("simple_rnn", self.activation)
 
 
 class GRU(Recurrent):
@@ -774,6 +804,12 @@ class GRU(Recurrent):
         h = z * h + (1 - z) * hh
         return h, [h]
 
+    def _loop_kernel(self) -> tuple[str, list[str]] | None:
+        if type(self)._step is not GRU._step:
+            return None
+        cell = "gru_reset_after" if self.reset_after else "gru"
+        return self._kernel_for(cell, self.activation, self.inner_activation)
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         if self.reset_after:  # absent otherwise, so Keras 1 readers take the config as it was
@@ -849,6 +885,11 @@ class LSTM(Recurrent):
         c = torch.addcmul(f * c, i, self.activation(z[:, 2 * n : 3 * n]))  # f*c + i*act(...)
         h = o * self.activation(c)
         return h, [h, c]
+
+    def _loop_kernel(self) -> tuple[str, list[str]] | None:
+        if type(self)._step is not LSTM._step:
+            return None
+        return self._kernel_for("lstm", self.activation, self.inner_activation)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "forget_bias_init": _name_of(self.forget_bias_init)}
