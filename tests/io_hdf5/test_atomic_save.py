@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lamella.hdf5 import atomic
 from lamella.layers.core import Dense
 from lamella.models import Sequential, load_model
+from lamella.utils import atomic
 
 
 def model_of(value: float) -> Sequential:

@@ -7,7 +7,6 @@ unit's incoming weights), with Keras's ``epsilon()`` guarding the division.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +15,10 @@ import torch
 from lamella.backend.config import epsilon
 from lamella.keras2.construct import one_of
 from lamella.plugins import resolve
+from lamella.utils.arguments import is_int
 from lamella.utils.generic_utils import get_from_module  # noqa: F401  (a Keras 1 name here)
 
 Axis = int | Sequence[int]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class Constraint:
@@ -47,13 +43,13 @@ class _NormRescale(Constraint):
     """Rescales ``p`` so its norm along ``axis`` becomes ``self._target(norm)``."""
 
     def __init__(self, axis: Axis = 0) -> None:
-        ints = isinstance(axis, Sequence) and all(_is_int(a) for a in axis)
-        if not (_is_int(axis) or ints):
+        ints = isinstance(axis, Sequence) and all(is_int(a) for a in axis)
+        if not (is_int(axis) or ints):
             raise TypeError(
                 f"{type(self).__name__}: axis must be an int or a sequence of ints, got {axis!r}"
             )
         # Plain ints and lists, so that get_config() is JSON-ready.
-        self.axis: int | list[int] = int(axis) if _is_int(axis) else [int(a) for a in axis]
+        self.axis: int | list[int] = int(axis) if is_int(axis) else [int(a) for a in axis]
 
     def _target(self, norms: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -227,6 +227,12 @@ def initial_value(init: Callable[..., Any], shape: Shape, name: str, where: str)
     names the layer in errors.  A Parameter of floatx comes back as it is, any
     other tensor, array or nested list as a tensor of floatx.
     """
+    if any(s is None for s in shape):
+        raise ValueError(
+            f"{where}: weight {name} needs a known shape, got {tuple(shape)}: it depends on "
+            "a dimension of the input that is unknown (None); give the input a fixed size "
+            "there (input_shape=, Input(shape=...)), or build the weight from known sizes only"
+        )
     dims = tuple(int(s) for s in shape)
     if _accepts(init, "name") is False:
         raise TypeError(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from lamella.utils.atomic import replacing
 
 DEFAULTS: dict[str, Any] = {
     "floatx": "float32",
@@ -137,17 +138,8 @@ def save_config(path: str | os.PathLike[str] | None = None) -> Path:
     """Write the settings in force to the config file, atomically."""
     target = Path(path) if path else config_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".lamella-", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(settings(), handle, indent=4)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide it from others
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replacing(target) as temporary, open(temporary, "w") as handle:
+        json.dump(settings(), handle, indent=4)
     return target
 
 

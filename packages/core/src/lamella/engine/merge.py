@@ -43,6 +43,43 @@ class Merge(Layer):
 
     Given ``layers`` (for instance two Sequential branches), it is connected to
     their outputs at once and can start a Sequential model, as in Keras 1.
+    ``merge([a, b], mode=...)`` is the same for tensors of a functional model.
+
+    Args:
+        layers: The layers (or models) whose outputs are merged, at least 2, to
+            connect at once; default None: the layer is called on a list of
+            tensors later.
+        mode: How the tensors are combined (default ``'sum'``): ``'sum'``,
+            ``'mul'``, ``'ave'`` and ``'max'`` element-wise on tensors of one
+            shape, ``'concat'`` along ``concat_axis``, ``'dot'`` and ``'cos'``
+            (the dot product, and the cosine of the angle) of two tensors along
+            ``dot_axes``, per sample; or a function of the list of tensors,
+            returning a tensor.
+        concat_axis: The axis the ``'concat'`` mode joins along (default -1, the
+            last).
+        dot_axes: The axis (an int for both tensors, or one per tensor) the
+            ``'dot'`` and ``'cos'`` modes sum over (default -1, the last).
+        output_shape: Needed with a function ``mode``, unused otherwise: the
+            shape of an output sample as a tuple, or a function of the list of
+            input shapes (batch axes included) that returns the output shape.
+        output_mask: The mask a function ``mode`` gives, as a mask or a function
+            of the list of input masks (default None: the inputs' masks combined;
+            none after ``'dot'`` and ``'cos'``).
+        arguments: Keyword arguments passed to a function ``mode`` on every call.
+        node_indices: With ``layers``, which call of each layer gives the tensor
+            to merge (default: the first of each).
+        tensor_indices: With ``layers``, which output of that call (default: the
+            first).
+        name: The layer's name (default: ``merge_`` and a counter).
+
+    Input shape:
+        A list of at least 2 tensors; what each mode needs is above.
+
+    Output shape:
+        The inputs' shape for the element-wise modes; for ``'concat'``, theirs with
+        the sizes along ``concat_axis`` added up; for ``'dot'``, the axes of both
+        left after the summed ones (``(batch, 1)`` for two vectors); ``(batch, 1)``
+        for ``'cos'``; ``output_shape`` for a function.
     """
 
     def __init__(
@@ -275,31 +312,94 @@ class _FixedMerge(Merge):
 
 
 class Add(_FixedMerge):
-    """Keras 2's ``Add``: the element-wise sum, Keras 1's ``Merge(mode='sum')``."""
+    """Keras 2's ``Add``: the element-wise sum, Keras 1's ``Merge(mode='sum')``.
+
+    Args:
+        name: The layer's name (default: the class name in lower case and a
+            counter).
+        **merge_arguments: Other arguments of ``Merge`` (``layers``,
+            ``output_mask`` ...), for the rare call that needs them.
+
+    Input shape:
+        A list of at least 2 tensors of one shape.
+
+    Output shape:
+        The inputs' shape.
+    """
 
     fixed_mode = "sum"
 
 
 class Multiply(_FixedMerge):
-    """Keras 2's ``Multiply``: Keras 1's ``Merge(mode='mul')``."""
+    """Keras 2's ``Multiply``: Keras 1's ``Merge(mode='mul')``.
+
+    Args:
+        name: The layer's name (default: the class name in lower case and a
+            counter).
+        **merge_arguments: Other arguments of ``Merge`` (``layers``,
+            ``output_mask`` ...), for the rare call that needs them.
+
+    Input shape:
+        A list of at least 2 tensors of one shape.
+
+    Output shape:
+        The inputs' shape.
+    """
 
     fixed_mode = "mul"
 
 
 class Average(_FixedMerge):
-    """Keras 2's ``Average``: Keras 1's ``Merge(mode='ave')``."""
+    """Keras 2's ``Average``: Keras 1's ``Merge(mode='ave')``.
+
+    Args:
+        name: The layer's name (default: the class name in lower case and a
+            counter).
+        **merge_arguments: Other arguments of ``Merge`` (``layers``,
+            ``output_mask`` ...), for the rare call that needs them.
+
+    Input shape:
+        A list of at least 2 tensors of one shape.
+
+    Output shape:
+        The inputs' shape.
+    """
 
     fixed_mode = "ave"
 
 
 class Maximum(_FixedMerge):
-    """Keras 2's ``Maximum``: Keras 1's ``Merge(mode='max')``."""
+    """Keras 2's ``Maximum``: Keras 1's ``Merge(mode='max')``.
+
+    Args:
+        name: The layer's name (default: the class name in lower case and a
+            counter).
+        **merge_arguments: Other arguments of ``Merge`` (``layers``,
+            ``output_mask`` ...), for the rare call that needs them.
+
+    Input shape:
+        A list of at least 2 tensors of one shape.
+
+    Output shape:
+        The inputs' shape.
+    """
 
     fixed_mode = "max"
 
 
 class Concatenate(_FixedMerge):
-    """Keras 2's ``Concatenate(axis=-1)``: Keras 1's ``Merge(mode='concat', concat_axis)``."""
+    """Keras 2's ``Concatenate(axis=-1)``: Keras 1's ``Merge(mode='concat', concat_axis)``.
+
+    Args:
+        axis: The axis the tensors are joined along (default -1, the last).
+        name: The layer's name (default: ``concatenate_`` and a counter).
+
+    Input shape:
+        A list of at least 2 tensors whose shapes agree except along ``axis``.
+
+    Output shape:
+        The inputs' shape, with the sizes along ``axis`` added up.
+    """
 
     fixed_mode = "concat"
 
@@ -309,7 +409,21 @@ class Concatenate(_FixedMerge):
 
 class Dot(Merge):
     """Keras 2's ``Dot(axes, normalize=False)``: Keras 1's ``Merge(mode='dot', dot_axes)``,
-    or ``mode='cos'`` when ``normalize`` (the cosine of two vectors)."""
+    or ``mode='cos'`` when ``normalize`` (the cosine of two vectors).
+
+    Args:
+        axes: The axis summed over, an int for both tensors or one per tensor.
+        normalize: Whether to divide by the norms of both tensors, giving the
+            cosine of the angle between them (default False).
+        name: The layer's name (default: ``dot_`` and a counter).
+
+    Input shape:
+        A list of 2 tensors of the same size along ``axes``.
+
+    Output shape:
+        The axes of both left after the summed ones (``(batch, 1)`` for two
+        vectors); ``(batch, 1)`` with ``normalize``.
+    """
 
     saved_as = "Merge"
 

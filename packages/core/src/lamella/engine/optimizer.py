@@ -29,6 +29,17 @@ class Optimizer:
     Subclasses implement :meth:`build` (create their state for ``self.params``)
     and :meth:`apply_updates` (one update from the gradients, after clipping),
     and list their state in :attr:`weights` in Keras's saved order.
+
+    Every optimizer takes the two clipping arguments below, as Keras 1's did.
+
+    Args:
+        clipnorm: When the norm of all gradients together reaches this, every
+            gradient is scaled down by the same factor so that it equals it
+            (default None: no clipping by norm).
+        clipvalue: Each gradient value is clipped to ``[-clipvalue, clipvalue]``,
+            after ``clipnorm`` (default None: no clipping by value).
+        **kwargs: Refused with a ``TypeError``: an optimizer takes only its
+            hyperparameters and the two above.
     """
 
     def __init__(self, clipnorm: float | None = None, clipvalue: float | None = None, **kwargs):
@@ -148,7 +159,24 @@ def _plain(value: Any) -> Any:
 
 
 class TorchOptimizer(Optimizer):
-    """Drives a ``torch.optim`` optimizer, given as a class (built at bind) or an instance."""
+    """Drives a ``torch.optim`` optimizer, given as a class (built at bind) or an instance.
+
+    ``model.compile(optimizer=torch.optim.AdamW)`` makes one; ``K.set_value`` on its
+    ``lr`` reaches the torch optimizer at the next step, so the learning-rate
+    callbacks work with it.
+
+    Args:
+        optimizer: A ``torch.optim.Optimizer`` class, built over the model's
+            trainable weights at ``compile``; or an instance, which must already
+            hold all of them.
+        clipnorm: When the norm of all gradients together reaches this, every
+            gradient is scaled down by the same factor so that it equals it
+            (default None: no clipping by norm).
+        clipvalue: Each gradient value is clipped to ``[-clipvalue, clipvalue]``,
+            after ``clipnorm`` (default None: no clipping by value).
+        **kwargs: With a class, the keyword arguments it is built with
+            (``lr=0.01``, ``weight_decay=1e-4``); refused with an instance.
+    """
 
     def __init__(
         self,

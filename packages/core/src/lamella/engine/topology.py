@@ -359,6 +359,34 @@ class Layer(nn.Module):
     ``add_weight``, or an initializer and ``self.trainable_weights = [...]``),
     ``call(x, mask=None)`` for the maths, and ``get_output_shape_for(input_shape)``
     when the shape changes.  Attributes may be set before ``super().__init__``.
+
+    Every layer takes the keyword arguments below; each layer's own docstring
+    refers to them as "the common layer arguments".  Shapes count the batch axis
+    first, and ``None`` stands for a size known only when data arrives.
+
+    Args:
+        input_shape: The shape of one sample, without the batch axis, as a tuple
+            (``(784,)``, ``(3, 32, 32)``).  Only the first layer of a model needs
+            it: later layers take their shape from the layer before.
+        batch_input_shape: The same with the batch axis in front, for a layer
+            that needs a fixed batch size (a stateful recurrent layer);
+            ``(None, 784)`` equals ``input_shape=(784,)``.  It wins over
+            ``input_shape`` when both are given.
+        input_dtype: The dtype of the input a first layer expects (default: the
+            backend's ``floatx()``, ``'int64'`` for ``Embedding``).
+        name: The layer's name, unique within a model (default: the class name in
+            lower case and a counter, ``dense_1``).  Weights are named after it.
+        trainable: Whether a model compiled from now on trains this layer's
+            weights (default True).
+        input_dim: Not taken by every layer: ``Dense``, the 1D convolutions and
+            the recurrent layers, which usually come first, take the size of the
+            last input axis as a short way of writing ``input_shape`` (for
+            ``Embedding`` it is the vocabulary size); each lists it among its own
+            arguments.
+        weights: Not taken by every layer: a layer with weights takes their
+            initial values, a list of numpy arrays in the order of
+            ``get_weights()``, applied when the layer is built; each such layer
+            lists it among its own arguments.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -907,7 +935,26 @@ class Layer(nn.Module):
 
 
 class InputLayer(Layer):
-    """The layer behind ``Input()``: it has no weights and one node, with no inputs."""
+    """The layer behind ``Input()``: it has no weights and one node, with no inputs.
+
+    ``Input(shape=...)`` makes one and returns its tensor, which is how a functional
+    model starts; a Sequential model makes one from its first layer's
+    ``input_shape``.
+
+    Args:
+        input_shape: The shape of one sample, without the batch axis.
+        batch_input_shape: The shape with the batch axis; one of the two is needed.
+        input_dtype: The dtype of the data fed here (default: ``floatx()``).
+        name: The layer's name (default: ``input_`` and a counter).
+        sparse: Keras 1's flag for a sparse placeholder; kept in the config, and
+            changes nothing in how data is fed.
+
+    Input shape:
+        None: the layer is where the data enters.
+
+    Output shape:
+        ``batch_input_shape``.
+    """
 
     tensor_class: type[KerasTensor] = KerasTensor
 

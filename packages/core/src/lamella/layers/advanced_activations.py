@@ -10,11 +10,23 @@ import torch.nn.functional as F
 
 from lamella.backend.config import torch_dtype
 from lamella.engine.topology import Layer, Shape
-from lamella.layers.core import _activation_name, _invalid, _is_int
+from lamella.engine.weight_arguments import function_name
+from lamella.utils.arguments import invalid, is_int
 
 
 class LeakyReLU(Layer):
-    """``x`` where ``x > 0``, else ``alpha · x``: a small slope keeps negative units learning."""
+    """``x`` where ``x > 0``, else ``alpha · x``: a small slope keeps negative units learning.
+
+    Args:
+        alpha: The slope for negative inputs (default 0.3).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(self, alpha: float = 0.3, **kwargs: Any):
         super().__init__(**kwargs)
@@ -29,7 +41,19 @@ class LeakyReLU(Layer):
 
 
 class ELU(Layer):
-    """``x`` where ``x > 0``, else ``alpha · (exp(x) - 1)``."""
+    """``x`` where ``x > 0``, else ``alpha · (exp(x) - 1)``.
+
+    Args:
+        alpha: The scale of the negative part: the output tends to ``-alpha``
+            as ``x`` goes to minus infinity (default 1.0).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(self, alpha: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
@@ -44,7 +68,18 @@ class ELU(Layer):
 
 
 class ThresholdedReLU(Layer):
-    """``x`` where ``x > theta``, else 0."""
+    """``x`` where ``x > theta``, else 0.
+
+    Args:
+        theta: The threshold at and below which the output is 0 (default 1.0).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(self, theta: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
@@ -79,11 +114,11 @@ class _Learned(Layer):
         self, weights: list[Any] | None, shared_axes: int | Sequence[int] | None, **kwargs: Any
     ):
         super().__init__(**kwargs)
-        axes = [shared_axes] if _is_int(shared_axes) else shared_axes
+        axes = [shared_axes] if is_int(shared_axes) else shared_axes
         if axes is not None and (
-            not isinstance(axes, (list, tuple)) or not all(_is_int(a) and a >= 1 for a in axes)
+            not isinstance(axes, (list, tuple)) or not all(is_int(a) and a >= 1 for a in axes)
         ):
-            raise _invalid(
+            raise invalid(
                 self, "shared_axes", "None, or input axes counted from 1 (batch excluded)", axes
             )
         self.shared_axes = None if axes is None else [int(a) for a in axes]
@@ -94,7 +129,7 @@ class _Learned(Layer):
         shape = list(input_shape[1:])
         for axis in self.shared_axes or []:
             if axis > len(shape):
-                raise _invalid(
+                raise invalid(
                     self,
                     "shared_axes",
                     f"axes of the input {input_shape} (1 to {len(shape)})",
@@ -114,7 +149,28 @@ class _Learned(Layer):
 
 
 class PReLU(_Learned):
-    """``x`` where ``x > 0``, else ``alphas · x``, with the slopes learned."""
+    """``x`` where ``x > 0``, else ``alphas · x``, with the slopes learned.
+
+    One slope per input cell, unless ``shared_axes`` shares one along some axes:
+    ``shared_axes=[2, 3]`` on 'th' feature maps (channels, rows, cols) learns one
+    slope per channel.
+
+    Args:
+        init: How the slopes are initialized: a registered initializer name
+            (default ``'zero'``, which starts as a plain ReLU) or a function of a
+            shape.
+        weights: Initial values ``[alphas]``, used instead of ``init``.
+        shared_axes: Input axes (counted from 1, batch excluded) that share
+            one parameter, as above (default None: one per input cell). An axis
+            whose size is not known must be shared.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any; the sizes of the axes not shared must be known.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(
         self,
@@ -135,11 +191,31 @@ class PReLU(_Learned):
         return x.clamp(min=0) + self.alphas * x.clamp(max=0)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "init": _activation_name(self.init)}
+        return {**super().get_config(), "init": function_name(self.init)}
 
 
 class ParametricSoftplus(_Learned):
-    """``alphas · softplus(betas · x)``, a smooth rectifier with learned scale and sharpness."""
+    """``alphas · softplus(betas · x)``, a smooth rectifier with learned scale and sharpness.
+
+    One alpha and one beta per input cell, unless ``shared_axes`` shares them
+    along some axes.
+
+    Args:
+        alpha_init: The number every alpha starts at (default 0.2).
+        beta_init: The number every beta starts at (default 5.0).
+        weights: Initial values ``[alphas, betas]``, used instead of the numbers
+            above.
+        shared_axes: Input axes (counted from 1, batch excluded) that share
+            one parameter, as above (default None: one per input cell). An axis
+            whose size is not known must be shared.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any; the sizes of the axes not shared must be known.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(
         self,
@@ -171,6 +247,27 @@ class SReLU(_Learned):
     With ``t_right' = t_left + |t_right|`` (so the right threshold is never left of
     the left one): ``t_left + a_left·(x - t_left)`` below t_left, ``x`` in between,
     ``t_right' + a_right·(x - t_right')`` above t_right'.
+
+    Four parameters per input cell, unless ``shared_axes`` shares them along some
+    axes. Initial values come from the initializers (``set_weights`` changes them
+    after the layer is built).
+
+    Args:
+        t_left_init: How t_left is initialized: a registered initializer name
+            or a function of a shape (default ``'zero'``).
+        a_left_init: How a_left is initialized (default ``'glorot_uniform'``).
+        t_right_init: How t_right is initialized (default ``'glorot_uniform'``).
+        a_right_init: How a_right is initialized (default ``'one'``).
+        shared_axes: Input axes (counted from 1, batch excluded) that share
+            one parameter, as above (default None: one per input cell). An axis
+            whose size is not known must be shared.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any; the sizes of the axes not shared must be known.
+
+    Output shape:
+        The input shape.
     """
 
     def __init__(
@@ -207,8 +304,8 @@ class SReLU(_Learned):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "t_left_init": _activation_name(self.t_left_init),
-            "a_left_init": _activation_name(self.a_left_init),
-            "t_right_init": _activation_name(self.t_right_init),
-            "a_right_init": _activation_name(self.a_right_init),
+            "t_left_init": function_name(self.t_left_init),
+            "a_left_init": function_name(self.a_left_init),
+            "t_right_init": function_name(self.t_right_init),
+            "a_right_init": function_name(self.a_right_init),
         }

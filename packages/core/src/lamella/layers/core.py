@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,45 +10,17 @@ from typing import Any
 import torch
 
 from lamella import activations
-from lamella.backend.config import floatx, image_dim_ordering
+from lamella.backend.config import floatx
 from lamella.engine.callables import calls_gradients, dump_callable, load_callable
 from lamella.engine.merge import Merge  # noqa: F401  (Keras 1 names of this module)
 from lamella.engine.topology import InputSpec, Layer, Shape
+from lamella.engine.weight_arguments import WeightArguments, function_name
+from lamella.utils.arguments import check_dim_ordering, check_int, invalid, is_int, is_size
 from lamella.utils.generic_utils import (  # noqa: F401  (Keras 1 names of this module)
     func_dump,
     func_load,
     get_from_module,
 )
-
-
-def _serialize(obj: Any) -> Any:
-    """A regularizer or constraint as its Keras config dict (None stays None)."""
-    return obj.get_config() if obj is not None else None
-
-
-def _activation_name(fn: Any) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _invalid(layer: Layer, arg: str, expected: str, got: Any) -> ValueError:
-    """The error for a bad argument: the layer, the argument, what it takes, what it got."""
-    return ValueError(f"{type(layer).__name__} {layer.name}: {arg} must be {expected}, got {got!r}")
-
-
-def _is_size(value: Any) -> bool:
-    """Whether ``value`` may become a size of ``input_shape`` (checked again, by name, after
-    ``Layer.__init__``, so that the error names the argument the user wrote)."""
-    return value is None or (_is_int(value) and value > 0)
-
-
-def _positive_int(layer: Layer, arg: str, value: Any) -> int:
-    if not _is_int(value) or value < 1:
-        raise _invalid(layer, arg, "a positive integer", value)
-    return int(value)
 
 
 def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -61,7 +32,7 @@ def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
     return x @ W + b
 
 
-class _Affine(Layer):
+class _Affine(WeightArguments, Layer):
     """The Keras arguments of a layer with a weight matrix W and, with ``bias``, a bias b.
 
     Dense, TimeDistributedDense, MaxoutDense and Highway take the same ones, so they
@@ -70,6 +41,7 @@ class _Affine(Layer):
 
     def __init__(
         self,
+        *,
         init: Any,
         weights: list[Any] | None,
         W_regularizer: Any,
@@ -81,22 +53,23 @@ class _Affine(Layer):
         input_dim: int | None,
         **kwargs: Any,
     ):
-        from lamella import constraints, initializers, regularizers
-
-        if input_dim is not None and "input_shape" not in kwargs and _is_size(input_dim):
+        # A bad input_dim is refused after Layer.__init__, when the error can name the layer.
+        if input_dim is not None and "input_shape" not in kwargs and is_size(input_dim):
             kwargs["input_shape"] = (input_dim,)
         super().__init__(**kwargs)
         if input_dim is not None:
-            _positive_int(self, "input_dim", input_dim)
+            check_int(self, "input_dim", input_dim)
         self.input_dim = input_dim
-        self.init = initializers.get(init)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-        self.bias = bias
-        self._initial_weights = weights
+        self.set_weight_arguments(
+            weights=weights,
+            bias=bias,
+            init=init,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+        )
 
     def _known_input_dim(self, input_shape: Shape) -> int:
         """The size of the last input axis; ``self.input_dim`` keeps what the user gave,
@@ -110,33 +83,56 @@ class _Affine(Layer):
         return input_dim
 
     def _add_W(self, shape: Sequence[int]) -> torch.Tensor:
-        return self.add_weight(
-            shape, self.init, name="W", regularizer=self.W_regularizer, constraint=self.W_constraint
-        )
-
-    def _add_b(self, shape: Sequence[int]) -> torch.Tensor | None:
-        if not self.bias:
-            return None
-        return self.add_weight(
-            shape, "zero", name="b", regularizer=self.b_regularizer, constraint=self.b_constraint
-        )
+        return self.add_keras_weight(shape, self.init, "W")
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "init": _activation_name(self.init),
-            "W_regularizer": _serialize(self.W_regularizer),
-            "b_regularizer": _serialize(self.b_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
-            "W_constraint": _serialize(self.W_constraint),
-            "b_constraint": _serialize(self.b_constraint),
-            "bias": self.bias,
+            **self.weight_config(
+                "init",
+                "W_regularizer",
+                "b_regularizer",
+                "activity_regularizer",
+                "W_constraint",
+                "b_constraint",
+                "bias",
+            ),
             "input_dim": self.input_dim,
         }
 
 
 class Dense(_Affine):
-    """A fully connected layer: ``activation(x · W + b)`` over the last axis, W of shape (in, n)."""
+    """A fully connected layer: ``activation(x · W + b)`` over the last axis, W of shape (in, n).
+
+    The usual first layer of a multilayer perceptron: ``Dense(64, input_dim=784)``.
+
+    Args:
+        output_dim: The number of units: the size of the last output axis.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape. b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function of a tensor (default None: linear, the
+            affine map as it is).
+        weights: Initial values as numpy arrays, ``[W, b]`` (``[W]`` without a
+            bias), used instead of ``init``.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: The same for b.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: The same for b.
+        bias: Whether the layer adds a bias b (default True).
+        input_dim: The size of the last input axis; for the first layer of a
+            model, a short way of writing ``input_shape=(input_dim,)``.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, ..., input_dim)``, at least 2D; most often ``(batch, input_dim)``.
+
+    Output shape:
+        ``(batch, ..., output_dim)``.
+    """
 
     def __init__(
         self,
@@ -154,25 +150,25 @@ class Dense(_Affine):
         **kwargs: Any,
     ):
         super().__init__(
-            init,
-            weights,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            input_dim,
+            init=init,
+            weights=weights,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            input_dim=input_dim,
             **kwargs,
         )
-        self.output_dim = _positive_int(self, "output_dim", output_dim)
+        self.output_dim = check_int(self, "output_dim", output_dim)
         self.activation = activations.get(activation)
         self.input_spec = [InputSpec(ndim="2+")]
         self.supports_masking = True
 
     def build(self, input_shape: Shape) -> None:
         self.W = self._add_W((self._known_input_dim(input_shape), self.output_dim))
-        self.b = self._add_b((self.output_dim,))
+        self.b = self.add_bias((self.output_dim,))
 
     def call(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
         return self.activation(_affine(x, self.W, self.b))
@@ -184,12 +180,24 @@ class Dense(_Affine):
         return {
             **super().get_config(),
             "output_dim": self.output_dim,
-            "activation": _activation_name(self.activation),
+            "activation": function_name(self.activation),
         }
 
 
 class Activation(Layer):
-    """Applies an activation function (a registered name or any callable)."""
+    """Applies an activation function (a registered name or any callable).
+
+    Args:
+        activation: The function, by registered name (``'relu'``, ``'softmax'``,
+            a plugin's name) or as a callable of a tensor.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(self, activation: Any, **kwargs: Any):
         super().__init__(**kwargs)
@@ -200,11 +208,32 @@ class Activation(Layer):
         return self.activation(x)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "activation": _activation_name(self.activation)}
+        return {**super().get_config(), "activation": function_name(self.activation)}
 
 
 class Dropout(Layer):
-    """Drops a fraction ``p`` of the inputs while training, scaling the rest by 1/(1-p)."""
+    """Drops a fraction ``p`` of the inputs while training, scaling the rest by 1/(1-p).
+
+    Outside training (``predict``, ``evaluate``) it passes its input through, so
+    the expected value of each unit is the same in both.
+
+    Args:
+        p: The fraction of the input units set to zero, between 0 and 1; 0
+            turns the layer off.
+        noise_shape: The shape of the keep-or-drop mask, batch axis included,
+            broadcast over the input; ``None`` in it takes the input's size. A 1
+            shares one draw along that axis (``(None, 1, None)`` drops the same
+            features at every timestep). Default None: one draw per value.
+        seed: Accepted for Keras 1 programs; the draws come from torch's global
+            generator, which ``torch.manual_seed`` seeds.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(
         self, p: float, noise_shape: Shape | None = None, seed: int | None = None, **kwargs: Any
@@ -232,7 +261,17 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens every axis but the batch axis (C order: 'th' maps flatten channel-major)."""
+    """Flattens every axis but the batch axis (C order: 'th' maps flatten channel-major).
+
+    Args:
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, d1, d2, ...)``, every size after the batch axis known.
+
+    Output shape:
+        ``(batch, d1 * d2 * ...)``.
+    """
 
     def get_output_shape_for(self, input_shape: Shape) -> Shape:
         if any(d is None for d in input_shape[1:]):
@@ -251,6 +290,17 @@ class SpatialDropout1D(Dropout):
 
     Neighbouring steps are strongly correlated, so dropping single values barely
     regularizes; one draw per (sample, channel) drops a channel at every step.
+
+    Args:
+        p: The fraction of the channels set to zero while training, between 0
+            and 1; the kept ones are scaled by 1/(1-p).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, channels)``.
+
+    Output shape:
+        The input shape.
     """
 
     def __init__(self, p: float, **kwargs: Any):
@@ -266,13 +316,10 @@ class _SpatialDropout(Dropout):
 
     def __init__(self, p: float, dim_ordering: str = "default", **kwargs: Any):
         super().__init__(p, **kwargs)
-        if dim_ordering == "default":
-            dim_ordering = image_dim_ordering()
-        if dim_ordering not in ("th", "tf"):
-            raise _invalid(self, "dim_ordering", "'th', 'tf' or 'default'", dim_ordering)
-        self.dim_ordering = dim_ordering
+        self.dim_ordering = check_dim_ordering(self, dim_ordering)
         cells = (1,) * self.rank
-        self.noise_shape = (None, None, *cells) if dim_ordering == "th" else (None, *cells, None)
+        channels_first = self.dim_ordering == "th"
+        self.noise_shape = (None, None, *cells) if channels_first else (None, *cells, None)
         self.input_spec = [InputSpec(ndim=self.rank + 2)]
 
     def get_config(self) -> dict[str, Any]:
@@ -280,29 +327,76 @@ class _SpatialDropout(Dropout):
 
 
 class SpatialDropout2D(_SpatialDropout):
-    """Drops whole feature maps of images: 'th' (b, channels, rows, cols), 'tf' channels last."""
+    """Drops whole feature maps of images: 'th' (b, channels, rows, cols), 'tf' channels last.
+
+    Adjacent pixels of a feature map are strongly correlated, so plain dropout
+    barely regularizes a convolutional network; dropping whole maps does.
+
+    Args:
+        p: The fraction of the feature maps set to zero while training, between
+            0 and 1; the kept ones are scaled by 1/(1-p).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` with ``'th'``, ``(batch, rows, cols,
+        channels)`` with ``'tf'``.
+
+    Output shape:
+        The input shape.
+    """
 
     rank = 2
 
 
 class SpatialDropout3D(_SpatialDropout):
-    """Drops whole feature volumes: 'th' (b, channels, d1, d2, d3), 'tf' channels last."""
+    """Drops whole feature volumes: 'th' (b, channels, d1, d2, d3), 'tf' channels last.
+
+    Args:
+        p: The fraction of the feature volumes set to zero while training,
+            between 0 and 1; the kept ones are scaled by 1/(1-p).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` with ``'th'``, ``(batch, d1, d2, d3,
+        channels)`` with ``'tf'``.
+
+    Output shape:
+        The input shape.
+    """
 
     rank = 3
 
 
 class Reshape(Layer):
-    """Reshapes each sample to ``target_shape``; one entry may be -1, inferred from the size."""
+    """Reshapes each sample to ``target_shape``; one entry may be -1, inferred from the size.
+
+    Args:
+        target_shape: The new shape of a sample, without the batch axis, as a
+            tuple of positive integers with at most one -1.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any, with as many values per sample as ``target_shape`` holds.
+
+    Output shape:
+        ``(batch, *target_shape)``.
+    """
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
         target = tuple(target_shape) if isinstance(target_shape, (list, tuple)) else None
         if (
             target is None
-            or not all(_is_int(d) and (d > 0 or d == -1) for d in target)
+            or not all(is_int(d) and (d > 0 or d == -1) for d in target)
             or target.count(-1) > 1
         ):
-            raise _invalid(
+            raise invalid(
                 self,
                 "target_shape",
                 "a tuple of positive integers with at most one -1",
@@ -332,13 +426,28 @@ class Reshape(Layer):
 
 
 class Permute(Layer):
-    """Reorders the axes of each sample: ``dims`` counts them from 1 (the batch stays first)."""
+    """Reorders the axes of each sample: ``dims`` counts them from 1 (the batch stays first).
+
+    ``Permute((2, 1))`` swaps the two axes of (batch, steps, features) input, for
+    instance to feed the features to a recurrent layer as timesteps.
+
+    Args:
+        dims: The new order of the input axes, a permutation of 1 ... n.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, d1, ..., dn)``, n the length of ``dims``.
+
+    Output shape:
+        The input axes in the order ``dims`` gives, the batch axis first:
+        ``(batch, d2, d1)`` for ``dims=(2, 1)``.
+    """
 
     def __init__(self, dims: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
         order = tuple(dims) if isinstance(dims, (list, tuple)) else ()
         if not order or sorted(order) != list(range(1, len(order) + 1)):
-            raise _invalid(
+            raise invalid(
                 self, "dims", "a permutation of 1, ..., n (the input axes, batch excluded)", dims
             )
         self.dims = tuple(int(d) for d in order)
@@ -355,11 +464,25 @@ class Permute(Layer):
 
 
 class RepeatVector(Layer):
-    """Repeats each (features,) sample ``n`` times: (batch, f) -> (batch, n, f)."""
+    """Repeats each (features,) sample ``n`` times: (batch, f) -> (batch, n, f).
+
+    The bridge from one vector to a sequence, as in an encoder-decoder that feeds
+    its code to every step of the decoder.
+
+    Args:
+        n: How many times each sample is repeated.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, features)``.
+
+    Output shape:
+        ``(batch, n, features)``.
+    """
 
     def __init__(self, n: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.n = _positive_int(self, "n", n)
+        self.n = check_int(self, "n", n)
         self.input_spec = [InputSpec(ndim=2)]
 
     def get_output_shape_for(self, input_shape: Shape) -> Shape:
@@ -377,7 +500,24 @@ class Lambda(Layer):
 
     ``output_shape`` is the shape of a sample (a tuple without the batch axis) or a
     function from the full input shape to the full output shape; without it the
-    output shape is the input shape.
+    output shape is found by running the function on shape-only tensors, and
+    failing that is the input shape.
+
+    Args:
+        function: The function of the input tensor (of the list of tensors, when
+            the layer is called on a list), returning a tensor.
+        output_shape: A tuple, the shape of an output sample; or a function of
+            the input shape, batch axis included, returning the output shape.
+            Default None: inferred as above.
+        arguments: Keyword arguments passed to ``function`` on every call
+            (default: none).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Whatever ``function`` takes.
+
+    Output shape:
+        Given by ``output_shape``, or inferred as above.
     """
 
     def __init__(
@@ -487,6 +627,17 @@ class Masking(Layer):
 
     The mask, ``any(x != mask_value)`` over the last axis, travels to the layers
     after it (recurrent layers skip the masked steps); masked steps are zeroed.
+
+    Args:
+        mask_value: The value that marks padding (default 0.0).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``, or any shape whose last axis holds the
+        features of a step.
+
+    Output shape:
+        The input shape.
     """
 
     def __init__(self, mask_value: float = 0.0, **kwargs: Any):
@@ -508,7 +659,19 @@ class Masking(Layer):
 
 
 class ActivityRegularization(Layer):
-    """Passes its input through unchanged, adding ``l1·Σ|x| + l2·Σx²`` to the training loss."""
+    """Passes its input through unchanged, adding ``l1·Σ|x| + l2·Σx²`` to the training loss.
+
+    Args:
+        l1: The factor of the L1 penalty on the activity (default 0.0: none).
+        l2: The factor of the L2 penalty on the activity (default 0.0: none).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any.
+
+    Output shape:
+        The input shape.
+    """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs: Any):
         from lamella.regularizers import L1L2Regularizer
@@ -528,6 +691,29 @@ class TimeDistributedDense(Dense):
 
     Deprecated in Keras 1 in favour of ``TimeDistributed(Dense(...))``; kept so old
     models and weight files load.
+
+    Args:
+        output_dim: The number of units: the size of the last output axis.
+        init: How W is initialized, as in ``Dense`` (default ``'glorot_uniform'``).
+        activation: The activation, as in ``Dense`` (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias).
+        W_regularizer: A penalty on W, as in ``Dense``.
+        b_regularizer: A penalty on b.
+        activity_regularizer: A penalty on the layer's output.
+        W_constraint: A constraint on W, as in ``Dense``.
+        b_constraint: A constraint on b.
+        bias: Whether the layer adds a bias b (default True).
+        input_dim: The size of the last input axis; with ``input_length``, a
+            first layer's short way of writing ``input_shape=(input_length,
+            input_dim)``.
+        input_length: The number of timesteps, when it is fixed.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, input_dim)``.
+
+    Output shape:
+        ``(batch, steps, output_dim)``.
     """
 
     def __init__(
@@ -553,26 +739,26 @@ class TimeDistributedDense(Dense):
         if (
             input_dim is not None
             and "input_shape" not in kwargs
-            and _is_size(input_dim)
-            and _is_size(input_length)
+            and is_size(input_dim)
+            and is_size(input_length)
         ):
             kwargs["input_shape"] = (input_length, input_dim)
         super().__init__(
             output_dim,
-            init,
-            activation,
-            weights,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            input_dim,
+            init=init,
+            activation=activation,
+            weights=weights,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            input_dim=input_dim,
             **kwargs,
         )
         if input_length is not None:
-            _positive_int(self, "input_length", input_length)
+            check_int(self, "input_length", input_length)
         self.input_length = input_length
         self.input_spec = [InputSpec(ndim=3)]
 
@@ -582,7 +768,29 @@ class TimeDistributedDense(Dense):
 
 class MaxoutDense(_Affine):
     """The maximum of ``nb_feature`` affine maps: ``max_k(x · W[k] + b[k])``, a learned
-    piecewise-linear activation; W (nb_feature, in, n), b (nb_feature, n), 2D input."""
+    piecewise-linear activation; W (nb_feature, in, n), b (nb_feature, n), 2D input.
+
+    Args:
+        output_dim: The number of units: the size of the output axis.
+        nb_feature: How many affine maps each unit takes the maximum of (default 4).
+        init: How W is initialized, as in ``Dense`` (default ``'glorot_uniform'``).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias).
+        W_regularizer: A penalty on W, as in ``Dense``.
+        b_regularizer: A penalty on b.
+        activity_regularizer: A penalty on the layer's output.
+        W_constraint: A constraint on W, as in ``Dense``.
+        b_constraint: A constraint on b.
+        bias: Whether the maps add a bias b (default True).
+        input_dim: The size of the input axis; for the first layer of a model, a
+            short way of writing ``input_shape=(input_dim,)``.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, input_dim)``.
+
+    Output shape:
+        ``(batch, output_dim)``.
+    """
 
     def __init__(
         self,
@@ -600,25 +808,25 @@ class MaxoutDense(_Affine):
         **kwargs: Any,
     ):
         super().__init__(
-            init,
-            weights,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            input_dim,
+            init=init,
+            weights=weights,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            input_dim=input_dim,
             **kwargs,
         )
-        self.output_dim = _positive_int(self, "output_dim", output_dim)
-        self.nb_feature = _positive_int(self, "nb_feature", nb_feature)
+        self.output_dim = check_int(self, "output_dim", output_dim)
+        self.nb_feature = check_int(self, "nb_feature", nb_feature)
         self.input_spec = [InputSpec(ndim=2)]
 
     def build(self, input_shape: Shape) -> None:
         input_dim = self._known_input_dim(input_shape)
         self.W = self._add_W((self.nb_feature, input_dim, self.output_dim))
-        self.b = self._add_b((self.nb_feature, self.output_dim))
+        self.b = self.add_bias((self.nb_feature, self.output_dim))
 
     def call(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
         features = torch.tensordot(x, self.W, dims=([1], [1]))  # (batch, nb_feature, n)
@@ -644,6 +852,30 @@ class Highway(_Affine):
     transformed input replaces the input itself; b_carry starts at ones, so the
     transform is favoured at first.
     Weights W, W_carry (in, in), b, b_carry (in).
+
+    Args:
+        init: How W and W_carry are initialized, as in ``Dense`` (default
+            ``'glorot_uniform'``).
+        activation: The activation of the transform, as in ``Dense`` (default
+            None: linear).
+        weights: Initial values ``[W, W_carry, b, b_carry]`` (``[W, W_carry]``
+            without a bias).
+        W_regularizer: A penalty on W (not W_carry), as in ``Dense``.
+        b_regularizer: A penalty on b.
+        activity_regularizer: A penalty on the layer's output.
+        W_constraint: A constraint on W, as in ``Dense``.
+        b_constraint: A constraint on b.
+        bias: Whether the transform and the gate add biases (default True).
+        input_dim: The size of the input axis; for the first layer of a model, a
+            short way of writing ``input_shape=(input_dim,)``.
+        **kwargs: The common layer arguments (see ``Layer``). Keras 1's
+            ``transform_bias`` is accepted with a warning and ignored.
+
+    Input shape:
+        ``(batch, input_dim)``.
+
+    Output shape:
+        ``(batch, input_dim)``.
     """
 
     def __init__(
@@ -668,15 +900,15 @@ class Highway(_Affine):
                 stacklevel=2,
             )
         super().__init__(
-            init,
-            weights,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            input_dim,
+            init=init,
+            weights=weights,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            input_dim=input_dim,
             **kwargs,
         )
         self.activation = activations.get(activation)
@@ -686,7 +918,7 @@ class Highway(_Affine):
         input_dim = self._known_input_dim(input_shape)
         self.W = self._add_W((input_dim, input_dim))
         self.W_carry = self.add_weight((input_dim, input_dim), self.init, name="W_carry")
-        self.b = self._add_b((input_dim,))
+        self.b = self.add_bias((input_dim,))
         self.b_carry = self.add_weight((input_dim,), "one", name="b_carry") if self.bias else None
 
     def call(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
@@ -694,4 +926,4 @@ class Highway(_Affine):
         return self.activation(_affine(x, self.W, self.b)) * transform + x * (1.0 - transform)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "activation": _activation_name(self.activation)}
+        return {**super().get_config(), "activation": function_name(self.activation)}

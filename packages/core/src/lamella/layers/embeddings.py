@@ -8,21 +8,44 @@ import torch
 import torch.nn.functional as F
 
 from lamella.engine.topology import InputSpec, Layer, Shape
-from lamella.layers.core import (
-    _activation_name,
-    _invalid,
-    _is_size,
-    _positive_int,
-    _serialize,
-)
+from lamella.engine.weight_arguments import WeightArguments
+from lamella.utils.arguments import check_fraction, check_int, is_size
 
 
-class Embedding(Layer):
+class Embedding(WeightArguments, Layer):
     """Looks up row ``x`` of W (input_dim, output_dim) for every index: (b, len) -> (b, len, n).
 
     ``mask_zero`` makes index 0 padding: a mask ``x != 0`` travels to the layers
     after it, so 0 cannot be a real word.  ``dropout`` drops whole rows of W (every
     occurrence of a word at once) while training, scaling the kept rows by 1/(1-p).
+
+    Args:
+        input_dim: The vocabulary size, the largest index + 1; indices must lie
+            in ``[0, input_dim)``.
+        output_dim: The size of each vector.
+        init: How W is initialized: a registered initializer name (default
+            ``'uniform'``) or a function of a shape.
+        input_length: The length of the input sequences, when it is fixed; it
+            fixes the input shape, which a ``Flatten`` and ``Dense`` after the
+            layer need (default None: any length).
+        W_regularizer: A penalty on W added to the training loss, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update, or None.
+        mask_zero: Whether index 0 is padding, masked for the layers after it
+            (default False); each of them must accept a mask. Index 0 then
+            stands for no word, and ``input_dim`` still counts it.
+        weights: Initial values ``[W]``, a numpy array of shape
+            ``(input_dim, output_dim)`` (pretrained word vectors), used instead of
+            ``init``.
+        dropout: The fraction of W's rows dropped while training, in [0, 1)
+            (default 0.0: none).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, length)`` of integer indices (or more axes of them).
+
+    Output shape:
+        ``(batch, length, output_dim)``: one vector in place of each index.
     """
 
     default_input_dtype = "int64"
@@ -41,38 +64,31 @@ class Embedding(Layer):
         dropout: float = 0.0,
         **kwargs: Any,
     ):
-        from lamella import constraints, initializers, regularizers
-
         shaped = "input_shape" in kwargs or "batch_input_shape" in kwargs
-        if not shaped and _is_size(input_length):
+        if not shaped and is_size(input_length):
             # As in Keras 1: an Embedding can start a Sequential without input_length.
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
-        self.input_dim = _positive_int(self, "input_dim", input_dim)
-        self.output_dim = _positive_int(self, "output_dim", output_dim)
+        self.input_dim = check_int(self, "input_dim", input_dim)
+        self.output_dim = check_int(self, "output_dim", output_dim)
         if input_length is not None:
-            _positive_int(self, "input_length", input_length)
-        if not 0.0 <= dropout < 1.0:
-            raise _invalid(self, "dropout", "a fraction in [0, 1)", dropout)
+            check_int(self, "input_length", input_length)
+        check_fraction(self, "dropout", dropout)
         self.input_length = input_length
-        self.init = initializers.get(init)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.W_constraint = constraints.get(W_constraint)
+        self.set_weight_arguments(
+            weights=weights,
+            init=init,
+            W_regularizer=W_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+        )
         self.mask_zero = bool(mask_zero)
         self.dropout = dropout
         self.uses_learning_phase = dropout > 0.0
         self.input_spec = [InputSpec(ndim="2+")]
-        self._initial_weights = weights
 
     def build(self, input_shape: Shape) -> None:
-        self.W = self.add_weight(
-            (self.input_dim, self.output_dim),
-            self.init,
-            name="W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
+        self.W = self.add_keras_weight((self.input_dim, self.output_dim), self.init, "W")
 
     def get_output_shape_for(self, input_shape: Shape) -> Shape:
         length = input_shape[1]
@@ -127,11 +143,9 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "init": _activation_name(self.init),
+            **self.weight_config("init"),
             "input_length": self.input_length,
-            "W_regularizer": _serialize(self.W_regularizer),
-            "activity_regularizer": _serialize(self.activity_regularizer),
-            "W_constraint": _serialize(self.W_constraint),
+            **self.weight_config("W_regularizer", "activity_regularizer", "W_constraint"),
             "mask_zero": self.mask_zero,
             "dropout": self.dropout,
         }

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from lamella.engine.topology import InputSpec, Layer, Shape
-from lamella.layers.core import _activation_name, _invalid, _serialize
+from lamella.engine.weight_arguments import WeightArguments
+from lamella.utils.arguments import invalid
 
 
-class BatchNormalization(Layer):
+class BatchNormalization(WeightArguments, Layer):
     """Normalizes each feature (each index along ``axis``), then scales by gamma, shifts by beta.
 
     * mode 0: ``(x - mean) / sqrt(var + epsilon) · gamma + beta`` with the batch's
@@ -24,6 +25,30 @@ class BatchNormalization(Layer):
     Weights ``[gamma, beta, running_mean, running_std]``, the last two not trained.
     ``running_std`` holds the running *variance*, as in Keras 1, so weight files and
     Keras 2's ``moving_variance`` or torch's ``running_var`` carry over unchanged.
+
+    Args:
+        epsilon: A small positive number added to the variance, so that nothing
+            is divided by zero (default 1e-3).
+        mode: 0, 1 or 2, as above (default 0).
+        axis: The feature axis, whose every index is normalized on its own:
+            -1 (the default) for (batch, features) input and 'tf' images, 1 for
+            'th' images (batch, channels, rows, cols). Mode 1 takes only -1.
+        momentum: How much of the running statistics each training batch keeps,
+            in [0, 1] (default 0.99).
+        weights: Initial values ``[gamma, beta, running_mean, running_std]`` as
+            numpy arrays, each of the size of the feature axis.
+        beta_init: How beta is initialized, a registered initializer name or a
+            function of a shape (default ``'zero'``).
+        gamma_init: How gamma is initialized (default ``'one'``).
+        gamma_regularizer: A penalty on gamma added to the training loss, or None.
+        beta_regularizer: A penalty on beta, or None.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        Any, with a known size along ``axis``.
+
+    Output shape:
+        The input shape.
     """
 
     def __init__(
@@ -39,31 +64,31 @@ class BatchNormalization(Layer):
         beta_regularizer: Any = None,
         **kwargs: Any,
     ):
-        from lamella import initializers, regularizers
-
         super().__init__(**kwargs)
         if mode not in (0, 1, 2):
-            raise _invalid(self, "mode", "0, 1 or 2", mode)
+            raise invalid(self, "mode", "0, 1 or 2", mode)
         if not 0.0 <= momentum <= 1.0:
-            raise _invalid(self, "momentum", "a number in [0, 1]", momentum)
+            raise invalid(self, "momentum", "a number in [0, 1]", momentum)
         if not epsilon > 0.0:
-            raise _invalid(self, "epsilon", "a positive number", epsilon)
+            raise invalid(self, "epsilon", "a positive number", epsilon)
         self.epsilon = epsilon
         self.mode = mode
         self.axis = axis
         self.momentum = momentum
-        self.beta_init = initializers.get(beta_init)
-        self.gamma_init = initializers.get(gamma_init)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.set_weight_arguments(
+            weights=weights,
+            beta_init=beta_init,
+            gamma_init=gamma_init,
+            gamma_regularizer=gamma_regularizer,
+            beta_regularizer=beta_regularizer,
+        )
         self.supports_masking = True
         self.uses_learning_phase = mode == 0
-        self._initial_weights = weights
 
     def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
         if not -ndim < self.axis < ndim or self.axis % ndim == 0:
-            raise _invalid(
+            raise invalid(
                 self, "axis", f"a non-batch axis of the {ndim}D input {input_shape}", self.axis
             )
         axis = self.axis % ndim
@@ -74,7 +99,7 @@ class BatchNormalization(Layer):
                 f"got input shape {input_shape}"
             )
         if self.mode == 1 and axis != ndim - 1:
-            raise _invalid(
+            raise invalid(
                 self, "axis", "the last axis (-1) in mode 1, which normalizes over it", self.axis
             )
         self.input_spec = [InputSpec(shape=input_shape)]
@@ -82,12 +107,8 @@ class BatchNormalization(Layer):
         self._reduction_axes = tuple(d for d in range(ndim) if d != axis)
         self._broadcast = tuple(size if d == axis else 1 for d in range(ndim))
         shape = (size,)
-        self.gamma = self.add_weight(
-            shape, self.gamma_init, name="gamma", regularizer=self.gamma_regularizer
-        )
-        self.beta = self.add_weight(
-            shape, self.beta_init, name="beta", regularizer=self.beta_regularizer
-        )
+        self.gamma = self.add_keras_weight(shape, self.gamma_init, "gamma")
+        self.beta = self.add_keras_weight(shape, self.beta_init, "beta")
         self.running_mean = self.add_weight(shape, "zero", name="running_mean", trainable=False)
         self.running_std = self.add_weight(shape, "one", name="running_std", trainable=False)
 
@@ -152,8 +173,7 @@ class BatchNormalization(Layer):
             "mode": self.mode,
             "axis": self.axis,
             "momentum": self.momentum,
-            "beta_init": _activation_name(self.beta_init),
-            "gamma_init": _activation_name(self.gamma_init),
-            "gamma_regularizer": _serialize(self.gamma_regularizer),
-            "beta_regularizer": _serialize(self.beta_regularizer),
+            **self.weight_config(
+                "beta_init", "gamma_init", "gamma_regularizer", "beta_regularizer"
+            ),
         }

@@ -25,6 +25,7 @@ from typing import Any
 from lamella.plugins.errors import MissingPluginError, PluginError, UnknownNameError
 from lamella.plugins.facade import module_facade, registry_facade
 from lamella.plugins.hookspecs import KINDS, PLUGIN_API_VERSION, hookimpl, hookspec
+from lamella.plugins.layer_modules import layer_classes, register_layers
 from lamella.plugins.manager import RUNTIME, PluginInfo, host, reset
 from lamella.plugins.registry import Registry, make_entry
 from lamella.plugins.serializer import Serializer
@@ -44,10 +45,12 @@ __all__ = [
     "get",
     "hookimpl",
     "hookspec",
+    "layer_classes",
     "module_facade",
     "name_of",
     "plugins",
     "register",
+    "register_layers",
     "registry",
     "registry_facade",
     "reset",

@@ -7,11 +7,11 @@ a source checkout and ``LAMELLA_PLUGINS=`` (no plugins at all) still have them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 from lamella.plugins.hookspecs import hookimpl
+from lamella.plugins.layer_modules import register_layers
 
 LAMELLA_PLUGIN_API = 1
 
@@ -32,20 +32,6 @@ LAYER_MODULES = (
 )
 
 
-def _layer_classes(module: ModuleType) -> Iterator[type]:
-    from lamella.engine.topology import Layer
-
-    for name, obj in vars(module).items():
-        if (
-            isinstance(obj, type)
-            and issubclass(obj, Layer)
-            and obj.__module__ == module.__name__
-            and not name.startswith("_")
-            and name not in ("Layer", "Container")
-        ):
-            yield obj
-
-
 def _register_table(module_name: str, register: Register) -> None:
     """Register a module's ``BUILTINS`` table: canonical name -> Keras aliases."""
     module = importlib.import_module(module_name)
@@ -57,9 +43,7 @@ def _register_table(module_name: str, register: Register) -> None:
 
 @hookimpl
 def lamella_register_layers(register: Register) -> None:
-    for module_name in LAYER_MODULES:
-        for cls in _layer_classes(importlib.import_module(module_name)):
-            register(cls)
+    register_layers(register, *LAYER_MODULES, exclude=("Layer", "Container"))
 
 
 @hookimpl

@@ -7,16 +7,18 @@ this module forwards the name there.  ``save_array``/``load_array`` write numpy'
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lamella.plugins import module_facade
+from lamella.utils.atomic import replacing
 
-__getattr__, __dir__ = module_facade(__name__, "lamella.hdf5.matrix", globals())
+if TYPE_CHECKING:  # type checkers and IDEs read the plugin's module itself
+    from lamella.hdf5.matrix import *  # noqa: F403
+else:
+    __getattr__, __dir__ = module_facade(__name__, "lamella.hdf5.matrix", globals())
 
 
 def save_array(array: Any, name: str | os.PathLike[str]) -> None:
@@ -32,21 +34,11 @@ def save_array(array: Any, name: str | os.PathLike[str]) -> None:
             f"save_array: cannot store an array of Python objects (dtype {data.dtype}) without "
             "pickling; convert it to a numeric or string dtype first"
         )
-    target = os.path.abspath(os.fspath(name))
-    folder, base = os.path.split(target)
+    folder = os.path.dirname(os.path.abspath(os.fspath(name)))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save_array: the folder {folder!r} does not exist")
-    temp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "xb") as f:
-            np.save(f, data, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
-        raise
+    with replacing(name) as temp, open(temp, "xb") as f:
+        np.save(f, data, allow_pickle=False)
 
 
 def load_array(name: str | os.PathLike[str]) -> np.ndarray:

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from lamella.engine.serialization import KERAS_VERSION, model_to_dict
-from lamella.hdf5 import atomic, optimizer_state
+from lamella.hdf5 import optimizer_state
 from lamella.hdf5.layout import ATTRIBUTE_LIMIT, BACKEND, weight_layers, weight_name
 from lamella.hdf5.training import training_config
+from lamella.utils import atomic
 
 #: The HDF5 1.8 file format: what Keras 1's h5py read, and the oldest that stores
 #: attributes over 64 KiB (the model_config of a large model).

@@ -21,16 +21,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lamella import activations, constraints, initializers, regularizers
+from lamella import activations, initializers
 from lamella.conv.spatial import (
     SpatialLayer,
     border_padding,
-    check_border_mode,
-    check_int,
-    config_of,
-    int_pair,
-    int_tuple,
-    name_of,
     pad_input,
     sequence_input,
     too_small,
@@ -38,6 +32,8 @@ from lamella.conv.spatial import (
     window_output,
 )
 from lamella.engine.topology import Shape
+from lamella.engine.weight_arguments import WeightArguments, function_name
+from lamella.utils.arguments import check_int, check_one_of, int_pair, int_tuple
 
 _CONVOLVE = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_MODES = ("valid", "same", "full")
@@ -50,7 +46,7 @@ def _dilated(cls: type, kwargs: dict[str, Any], atrous: type) -> type:
     return atrous if cls in atrous.__bases__ and any(r != 1 for r in rates) else cls
 
 
-class _Convolution(SpatialLayer):
+class _Convolution(WeightArguments, SpatialLayer):
     """One N-d convolution for 1D, 2D and 3D: ``activation(x ⋆ W + b)``.
 
     Subclasses set ``rank``, the Keras names of their kernel sizes (``kernel_names``) and
@@ -68,6 +64,7 @@ class _Convolution(SpatialLayer):
         kernel_size: Sequence[Any],
         strides: Any,
         dim_ordering: str | None,
+        *,
         init: Any,
         activation: Any,
         weights: list[Any] | None,
@@ -88,19 +85,21 @@ class _Convolution(SpatialLayer):
         )
         self.strides = int_tuple(self, self.stride_name, strides, self.rank)
         self.dilation = (1,) * self.rank
-        self.border_mode = check_border_mode(self, border_mode, self.border_modes)
+        self.border_mode = check_one_of(self, "border_mode", border_mode, self.border_modes)
         for arg, size in zip(self.kernel_names, self.kernel_size, strict=True):
             setattr(self, arg, size)
         setattr(self, self.stride_name, self.strides[0] if self.rank == 1 else self.strides)
-        self.init = initializers.get(init)
         self.activation = activations.get(activation)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-        self.bias = bool(bias)
-        self._initial_weights = weights
+        self.set_weight_arguments(
+            weights=weights,
+            bias=bool(bias),
+            init=init,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+        )
 
     def _set_atrous_rate(self, atrous_rate: Any) -> None:
         self.dilation = int_tuple(self, "atrous_rate", atrous_rate, self.rank)
@@ -127,26 +126,11 @@ class _Convolution(SpatialLayer):
 
     def build(self, input_shape: Shape) -> None:
         channels = self.channels(input_shape)
-        self.W = self.add_weight(
-            self.kernel_shape(channels),
-            self._kernel_initializer(),
-            name="W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
+        self.W = self.add_keras_weight(self.kernel_shape(channels), self._kernel_initializer(), "W")
         self._build_bias()
 
     def _build_bias(self, shape: tuple[int, ...] | None = None) -> None:
-        if self.bias:
-            self.b = self.add_weight(
-                shape or (self.nb_filter,),
-                "zero",
-                name="b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        self.b = self.add_bias(shape or (self.nb_filter,))
 
     def torch_kernel(self, kernel: torch.Tensor) -> torch.Tensor:
         """A Keras-layout kernel as torch's ``(out, in, *kernel)``: a permuted view."""
@@ -186,25 +170,19 @@ class _Convolution(SpatialLayer):
     # -- configuration ------------------------------------------------------------------
 
     def _weight_config(self) -> dict[str, Any]:
-        return {
-            "W_regularizer": config_of(self.W_regularizer),
-            "b_regularizer": config_of(self.b_regularizer),
-            "W_constraint": config_of(self.W_constraint),
-            "b_constraint": config_of(self.b_constraint),
-        }
+        return self.weight_config("W_regularizer", "b_regularizer", "W_constraint", "b_constraint")
 
     def get_config(self) -> dict[str, Any]:
         config = {
             **super().get_config(),
             "nb_filter": self.nb_filter,
             **{arg: getattr(self, arg) for arg in self.kernel_names},
-            "init": name_of(self.init),
-            "activation": name_of(self.activation),
+            **self.weight_config("init"),
+            "activation": function_name(self.activation),
             "border_mode": self.border_mode,
             self.stride_name: getattr(self, self.stride_name),
             **self._weight_config(),
-            "activity_regularizer": config_of(self.activity_regularizer),
-            "bias": self.bias,
+            **self.weight_config("activity_regularizer", "bias"),
         }
         if self.atrous:
             config["atrous_rate"] = self.atrous_rate
@@ -247,16 +225,16 @@ class _Convolution1DArguments(_Convolution):
             (filter_length,),
             subsample_length,
             None,
-            init,
-            activation,
-            weights,
-            border_mode,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
         self.input_dim = input_dim
@@ -276,6 +254,45 @@ class Convolution1D(_Convolution1DArguments):
     The kernel is ``(filter_length, 1, input_dim, nb_filter)``, Keras 1's 2D 'tf' kernel
     of one column.  Its initializer reads fans as 'th', as Keras 1 does, so glorot scales
     match Keras (fan_in = input_dim * nb_filter, fan_out = filter_length * that).
+
+    Args:
+        nb_filter: The number of filters: the size of the output's feature axis.
+        filter_length: The length of each filter, in steps.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) as numpy
+            arrays, W in the layout above, used instead of ``init``.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample_length: The stride: how many steps the window moves each
+            time (default 1).
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        input_dim: The number of features per step; with ``input_length``, a
+            first layer's short way of writing ``input_shape=(input_length,
+            input_dim)``.
+        input_length: The number of steps, when it is fixed (default None: any).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, input_dim)``.
+
+    Output shape:
+        ``(batch, new_steps, nb_filter)``.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid', ``n`` for 'same' and ``n + k - 1`` for 'full' (``n`` the input
+        size, ``k`` the kernel size).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Convolution1D:
@@ -293,7 +310,52 @@ class Convolution1D(_Convolution1DArguments):
 
 
 class AtrousConvolution1D(Convolution1D):
-    """Convolution1D whose kernel taps are ``atrous_rate`` steps apart (dilated)."""
+    """Convolution1D whose kernel taps are ``atrous_rate`` steps apart (dilated).
+
+    The window spans ``filter_length + (filter_length - 1) * (atrous_rate - 1)``
+    steps with as many weights as Convolution1D's, so stacked layers see far back
+    at little cost. ``Convolution1D(dilation_rate=...)``, Keras 2's spelling, makes
+    one.
+
+    Args:
+        nb_filter: The number of filters: the size of the output's feature axis.
+        filter_length: The length of each filter, in steps.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) as numpy
+            arrays, W in the layout above, used instead of ``init``.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample_length: The stride: how many steps the window moves each
+            time (default 1).
+        atrous_rate: The distance between two taps of the filter, in steps
+            (default 1: an ordinary convolution).
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        input_dim: The number of features per step; with ``input_length``, a
+            first layer's short way of writing ``input_shape=(input_length,
+            input_dim)``.
+        input_length: The number of steps, when it is fixed (default None: any).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, input_dim)``.
+
+    Output shape:
+        ``(batch, new_steps, nb_filter)``, as for Convolution1D with the window's
+        dilated span as ``k``.
+    """
 
     atrous = True
 
@@ -320,19 +382,19 @@ class AtrousConvolution1D(Convolution1D):
         super().__init__(
             nb_filter,
             filter_length,
-            init,
-            activation,
-            weights,
-            border_mode,
-            subsample_length,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
-            input_dim,
-            input_length,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample_length=subsample_length,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            input_dim=input_dim,
+            input_length=input_length,
             **kwargs,
         )
         self._set_atrous_rate(atrous_rate)
@@ -372,29 +434,118 @@ class _Convolution2DArguments(_Convolution):
             (nb_row, nb_col),
             subsample,
             dim_ordering,
-            init,
-            activation,
-            weights,
-            border_mode,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
 
 
 class Convolution2D(_Convolution2DArguments):
-    """Convolution over rows and columns of images, 'th' or 'tf' ordered."""
+    """Convolution over rows and columns of images, 'th' or 'tf' ordered.
+
+    ``Convolution2D(32, 3, 3, border_mode='same')`` is the usual image layer:
+    32 filters of 3 x 3 cells, the output the size of the input.
+
+    Args:
+        nb_filter: The number of filters: the number of output channels.
+        nb_row: The number of rows of each filter.
+        nb_col: The number of columns of each filter.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) as numpy
+            arrays: W is ``(nb_filter, channels, nb_row, nb_col)`` for 'th' and
+            ``(nb_row, nb_col, channels, nb_filter)`` for 'tf', Keras 1's layouts.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample: The strides along rows and columns (default ``(1, 1)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        ``(batch, nb_filter, new_rows, new_cols)`` for 'th', ``(batch, new_rows,
+        new_cols, nb_filter)`` for 'tf'.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid', ``n`` for 'same' and ``n + k - 1`` for 'full' (``n`` the input
+        size, ``k`` the kernel size).
+    """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Convolution2D:
         return super().__new__(_dilated(cls, kwargs, AtrousConvolution2D))
 
 
 class AtrousConvolution2D(Convolution2D):
-    """Convolution2D whose kernel taps are ``atrous_rate`` cells apart (dilated)."""
+    """Convolution2D whose kernel taps are ``atrous_rate`` cells apart (dilated).
+
+    The window spans ``k + (k - 1) * (rate - 1)`` cells along each axis with as
+    many weights as Convolution2D's. ``Convolution2D(dilation_rate=...)``, Keras
+    2's spelling, makes one.
+
+    Args:
+        nb_filter: The number of filters: the number of output channels.
+        nb_row: The number of rows of each filter.
+        nb_col: The number of columns of each filter.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) as numpy
+            arrays: W is ``(nb_filter, channels, nb_row, nb_col)`` for 'th' and
+            ``(nb_row, nb_col, channels, nb_filter)`` for 'tf', Keras 1's layouts.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample: The strides along rows and columns (default ``(1, 1)``).
+        atrous_rate: The distance between two taps of a filter along rows and
+            columns (default ``(1, 1)``: an ordinary convolution).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        As for Convolution2D, with the window's dilated span as ``k``.
+    """
 
     atrous = True
 
@@ -422,18 +573,18 @@ class AtrousConvolution2D(Convolution2D):
             nb_filter,
             nb_row,
             nb_col,
-            init,
-            activation,
-            weights,
-            border_mode,
-            subsample,
-            dim_ordering,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample=subsample,
+            dim_ordering=dim_ordering,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
         self._set_atrous_rate(atrous_rate)
@@ -446,6 +597,53 @@ class SeparableConvolution2D(Convolution2D):
     ``(rows, cols, stack, depth_multiplier)``, ``pointwise_kernel`` 'th'
     ``(nb_filter, depth_multiplier * stack, 1, 1)`` / 'tf' ``(1, 1, ..., nb_filter)``, ``b``.
     Depthwise output channel ``c * depth_multiplier + m`` comes from input channel ``c``.
+
+    It has far fewer weights than a Convolution2D with the same window and
+    number of filters.
+
+    Args:
+        nb_filter: The number of output channels (of the pointwise step).
+        nb_row: The number of rows of each depthwise filter.
+        nb_col: The number of columns of each depthwise filter.
+        init: How both kernels are initialized: a registered initializer name
+            (default ``'glorot_uniform'``) or a function of a shape; b starts at
+            zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[depthwise_kernel, pointwise_kernel, b]``
+            (without b when ``bias`` is False) in the layouts above.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample: The strides along rows and columns (default ``(1, 1)``).
+        depth_multiplier: How many depthwise filters each input channel gets
+            (default 1).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        depthwise_regularizer: A penalty on the depthwise kernel, or None.
+        pointwise_regularizer: A penalty on the pointwise kernel, or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        depthwise_constraint: A constraint applied to the depthwise kernel after
+            each update, or None.
+        pointwise_constraint: The same for the pointwise kernel.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        ``(batch, nb_filter, new_rows, new_cols)`` for 'th', ``(batch, new_rows,
+        new_cols, nb_filter)`` for 'tf'.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid', ``n`` for 'same' and ``n + k - 1`` for 'full' (``n`` the input
+        size, ``k`` the kernel size).
     """
 
     def __init__(
@@ -474,41 +672,39 @@ class SeparableConvolution2D(Convolution2D):
             nb_filter,
             nb_row,
             nb_col,
-            init,
-            activation,
-            weights,
-            border_mode,
-            subsample,
-            dim_ordering,
-            None,
-            b_regularizer,
-            activity_regularizer,
-            None,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample=subsample,
+            dim_ordering=dim_ordering,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
         self.depth_multiplier = check_int(self, "depth_multiplier", depth_multiplier)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self.set_weight_arguments(
+            depthwise_regularizer=depthwise_regularizer,
+            pointwise_regularizer=pointwise_regularizer,
+            depthwise_constraint=depthwise_constraint,
+            pointwise_constraint=pointwise_constraint,
+        )
 
     def build(self, input_shape: Shape) -> None:
         channels = self.channels(input_shape)
-        self.depthwise_kernel = self.add_weight(
+        self.depthwise_kernel = self.add_keras_weight(
             self._keras_layout(self.kernel_size, channels, self.depth_multiplier),
             self._kernel_initializer(),
-            name="depthwise_kernel",
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
+            "depthwise_kernel",
+            arguments="depthwise",
         )
-        self.pointwise_kernel = self.add_weight(
+        self.pointwise_kernel = self.add_keras_weight(
             self._keras_layout((1, 1), channels * self.depth_multiplier, self.nb_filter),
             self._kernel_initializer(),
-            name="pointwise_kernel",
-            regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint,
+            "pointwise_kernel",
+            arguments="pointwise",
         )
         self._build_bias()
 
@@ -522,14 +718,14 @@ class SeparableConvolution2D(Convolution2D):
         return F.conv2d(x, self.torch_kernel(self.pointwise_kernel), self.b)
 
     def _weight_config(self) -> dict[str, Any]:
-        return {
-            "depthwise_regularizer": config_of(self.depthwise_regularizer),
-            "pointwise_regularizer": config_of(self.pointwise_regularizer),
-            "b_regularizer": config_of(self.b_regularizer),
-            "depthwise_constraint": config_of(self.depthwise_constraint),
-            "pointwise_constraint": config_of(self.pointwise_constraint),
-            "b_constraint": config_of(self.b_constraint),
-        }
+        return self.weight_config(
+            "depthwise_regularizer",
+            "pointwise_regularizer",
+            "b_regularizer",
+            "depthwise_constraint",
+            "pointwise_constraint",
+            "b_constraint",
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
@@ -544,6 +740,45 @@ class Deconvolution2D(Convolution2D):
     largest such shape: ``rows * stride`` for 'same', ``rows * stride + max(k - stride, 0)``
     for 'valid'.  The kernel has Convolution2D's layout with this layer's input channels as
     ``stack``: 'th' ``(nb_filter, stack, rows, cols)``.
+
+    Used to grow feature maps back to a larger size (decoders, generators).
+
+    Args:
+        nb_filter: The number of output channels.
+        nb_row: The number of rows of each filter.
+        nb_col: The number of columns of each filter.
+        output_shape: The output shape, batch axis included, as above (default
+            None: the largest that fits).
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) in the layout
+            above.
+        border_mode: The ``border_mode`` of the convolution this layer is the
+            transpose of: ``'valid'`` (the default), ``'same'`` or ``'full'``.
+        subsample: The strides of that convolution, which become this layer's
+            up-sampling factors (default ``(1, 1)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        ``output_shape`` (with ``nb_filter`` channels): ``(batch, nb_filter, rows,
+        cols)`` for 'th', ``(batch, rows, cols, nb_filter)`` for 'tf'.
     """
 
     def __init__(
@@ -570,18 +805,18 @@ class Deconvolution2D(Convolution2D):
             nb_filter,
             nb_row,
             nb_col,
-            init,
-            activation,
-            weights,
-            border_mode,
-            subsample,
-            dim_ordering,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample=subsample,
+            dim_ordering=dim_ordering,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
         self.output_shape_: tuple[int | None, ...] | None = None
@@ -661,7 +896,50 @@ class Deconvolution2D(Convolution2D):
 
 
 class Convolution3D(_Convolution):
-    """Convolution over three spatial axes (volumes, or video frames), 'th' or 'tf'."""
+    """Convolution over three spatial axes (volumes, or video frames), 'th' or 'tf'.
+
+    Args:
+        nb_filter: The number of filters: the number of output channels.
+        kernel_dim1: The size of each filter along the first spatial axis.
+        kernel_dim2: The size along the second.
+        kernel_dim3: The size along the third.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias): W is
+            ``(nb_filter, channels, k1, k2, k3)`` for 'th' and ``(k1, k2, k3,
+            channels, nb_filter)`` for 'tf'.
+        border_mode: ``'valid'`` (the default: only where the window fits),
+            ``'same'`` (padded with zeros so that the output has ``ceil(size /
+            stride)`` cells; an odd cell of padding goes at the end, as
+            TensorFlow pads) or ``'full'`` (wherever the window overlaps the
+            input).
+        subsample: The strides along the three axes (default ``(1, 1, 1)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        ``(batch, nb_filter, n1, n2, n3)`` for 'th', ``(batch, n1, n2, n3, nb_filter)``
+        for 'tf'.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid', ``n`` for 'same' and ``n + k - 1`` for 'full' (``n`` the input
+        size, ``k`` the kernel size).
+    """
 
     rank = 3
     kernel_names = ("kernel_dim1", "kernel_dim2", "kernel_dim3")
@@ -692,16 +970,16 @@ class Convolution3D(_Convolution):
             (kernel_dim1, kernel_dim2, kernel_dim3),
             subsample,
             dim_ordering,
-            init,
-            activation,
-            weights,
-            border_mode,
-            W_regularizer,
-            b_regularizer,
-            activity_regularizer,
-            W_constraint,
-            b_constraint,
-            bias,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
             **kwargs,
         )
 
@@ -739,7 +1017,18 @@ class _UpSampling(SpatialLayer):
 
 
 class UpSampling1D(_UpSampling):
-    """Repeats each step ``length`` times: (batch, steps, features) -> steps * length."""
+    """Repeats each step ``length`` times: (batch, steps, features) -> steps * length.
+
+    Args:
+        length: How many times each step is repeated (default 2).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, steps * length, features)``.
+    """
 
     rank = 1
     factor_name = "length"
@@ -749,7 +1038,23 @@ class UpSampling1D(_UpSampling):
 
 
 class UpSampling2D(_UpSampling):
-    """Repeats rows ``size[0]`` times and columns ``size[1]`` times."""
+    """Repeats rows ``size[0]`` times and columns ``size[1]`` times.
+
+    Args:
+        size: The factors for rows and columns; one int stands for both
+            (default ``(2, 2)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        The input shape with ``rows * size[0]`` rows and ``cols * size[1]`` columns.
+    """
 
     rank = 2
     factor_name = "size"
@@ -759,7 +1064,23 @@ class UpSampling2D(_UpSampling):
 
 
 class UpSampling3D(_UpSampling):
-    """Repeats the three spatial axes ``size[0]``, ``size[1]`` and ``size[2]`` times."""
+    """Repeats the three spatial axes ``size[0]``, ``size[1]`` and ``size[2]`` times.
+
+    Args:
+        size: The factors for the three axes; one int stands for all of them
+            (default ``(2, 2, 2)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size multiplied by its factor.
+    """
 
     rank = 3
     factor_name = "size"
@@ -810,6 +1131,17 @@ class ZeroPadding1D(_ZeroPadding):
     """Zeros before and after the steps of (batch, steps, features) sequences.
 
     ``padding``: an int for both ends, (left, right), or ``{'left_pad', 'right_pad'}``.
+
+    Args:
+        padding: How many steps of zeros to add, as above (default 1 at each
+            end).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, left + steps + right, features)``.
     """
 
     rank = 1
@@ -827,6 +1159,22 @@ class ZeroPadding2D(_ZeroPadding):
 
     ``padding``: (rows, cols) on both sides, (top, bottom, left, right), or a dict with
     ``top_pad``, ``bottom_pad``, ``left_pad``, ``right_pad`` (missing keys are 0).
+
+    Args:
+        padding: How many rows and columns of zeros to add, as above (default
+            ``(1, 1)``: one of each on every side).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        The input shape with ``top + rows + bottom`` rows and ``left + cols + right``
+        columns.
     """
 
     rank = 2
@@ -845,7 +1193,23 @@ class ZeroPadding2D(_ZeroPadding):
 
 
 class ZeroPadding3D(_ZeroPadding):
-    """Zeros on both sides of the three spatial axes: ``padding`` = (dim1, dim2, dim3)."""
+    """Zeros on both sides of the three spatial axes: ``padding`` = (dim1, dim2, dim3).
+
+    Args:
+        padding: How many cells of zeros to add at each end of each spatial axis
+            (default ``(1, 1, 1)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size grown by twice its padding.
+    """
 
     rank = 3
 
@@ -877,7 +1241,19 @@ class _Cropping(_Border):
 
 
 class Cropping1D(_Cropping):
-    """Crops (left, right) steps off (batch, steps, features) sequences."""
+    """Crops (left, right) steps off (batch, steps, features) sequences.
+
+    Args:
+        cropping: How many steps to remove at the start and at the end; one int
+            stands for both (default ``(1, 1)``).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, steps - left - right, features)``.
+    """
 
     rank = 1
 
@@ -886,7 +1262,25 @@ class Cropping1D(_Cropping):
 
 
 class Cropping2D(_Cropping):
-    """Crops ((top, bottom), (left, right)) cells off images."""
+    """Crops ((top, bottom), (left, right)) cells off images.
+
+    Args:
+        cropping: How many rows to remove at the top and bottom, and columns at
+            the left and right; an int in place of a pair stands for both ends
+            (default ``((0, 0), (0, 0))``: nothing).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        The input shape with ``rows - top - bottom`` rows and ``cols - left - right``
+        columns.
+    """
 
     rank = 2
 
@@ -897,7 +1291,23 @@ class Cropping2D(_Cropping):
 
 
 class Cropping3D(_Cropping):
-    """Crops a (before, after) pair of cells off each of the three spatial axes."""
+    """Crops a (before, after) pair of cells off each of the three spatial axes.
+
+    Args:
+        cropping: One (before, after) pair per spatial axis; an int in place of a
+            pair stands for both ends (default ``((1, 1), (1, 1), (1, 1))``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size reduced by its pair.
+    """
 
     rank = 3
 

@@ -40,13 +40,7 @@ class _LocallyConnected(_Convolution):
         )
         positions = math.prod(self.output_sizes)
         features = math.prod(self.kernel_size) * channels
-        self.W = self.add_weight(
-            (positions, features, self.nb_filter),
-            self.init,
-            name="W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
+        self.W = self.add_keras_weight((positions, features, self.nb_filter), self.init, "W")
         self._build_bias((*self.output_sizes, self.nb_filter))
 
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,8 +68,88 @@ class _LocallyConnected(_Convolution):
 
 
 class LocallyConnected1D(_LocallyConnected, _Convolution1DArguments):
-    """Unshared-weight convolution over the steps of (batch, steps, input_dim) sequences."""
+    """Unshared-weight convolution over the steps of (batch, steps, input_dim) sequences.
+
+    Like Convolution1D, but each output step has filters of its own, so the
+    number of steps must be known when the layer is built.
+
+    Args:
+        nb_filter: The number of filters at each position: the size of the
+            output's feature axis.
+        filter_length: The length of each window, in steps.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) in the
+            layouts above.
+        border_mode: Only ``'valid'`` (the default): every window lies inside
+            the input.
+        subsample_length: How many steps the window moves each time (default 1).
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        input_dim: The number of features per step; with ``input_length``, a
+            first layer's short way of writing ``input_shape=(input_length,
+            input_dim)``.
+        input_length: The number of steps.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, input_dim)``, ``steps`` known.
+
+    Output shape:
+        ``(batch, new_steps, nb_filter)``.
+        Each new size is ``ceil((n - k + 1) / stride)`` (``n`` the input size,
+        ``k`` the window size), fixed when the layer is built.
+    """
 
 
 class LocallyConnected2D(_LocallyConnected, _Convolution2DArguments):
-    """Unshared-weight convolution over rows and columns of images, 'th' or 'tf'."""
+    """Unshared-weight convolution over rows and columns of images, 'th' or 'tf'.
+
+    Like Convolution2D, but each output cell has filters of its own, so the image
+    size must be known when the layer is built.
+
+    Args:
+        nb_filter: The number of filters at each position: the number of output
+            channels.
+        nb_row: The number of rows of each window.
+        nb_col: The number of columns of each window.
+        init: How W is initialized: a registered initializer name (default
+            ``'glorot_uniform'``) or a function of a shape; b starts at zeros.
+        activation: The activation applied to the result, a registered name
+            (``'relu'``) or a function (default None: linear).
+        weights: Initial values ``[W, b]`` (``[W]`` without a bias) in the
+            layouts above.
+        border_mode: Only ``'valid'`` (the default): every window lies inside
+            the input.
+        subsample: The strides along rows and columns (default ``(1, 1)``).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        W_regularizer: A penalty on W added to the training loss (``l2(0.01)``,
+            a name or a config), or None.
+        b_regularizer: A penalty on b, or None.
+        activity_regularizer: A penalty on the layer's output, or None.
+        W_constraint: A constraint applied to W after each update
+            (``maxnorm(2)``), or None.
+        b_constraint: A constraint on b, or None.
+        bias: Whether the layer adds a bias b (default True).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'; rows and columns known.
+
+    Output shape:
+        ``(batch, nb_filter, new_rows, new_cols)`` for 'th', ``(batch, new_rows,
+        new_cols, nb_filter)`` for 'tf'.
+        Each new size is ``ceil((n - k + 1) / stride)`` (``n`` the input size,
+        ``k`` the window size), fixed when the layer is built.
+    """

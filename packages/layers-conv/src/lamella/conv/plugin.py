@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lamella.plugins import hookimpl
+from lamella.plugins import hookimpl, register_layers
 
 LAMELLA_PLUGIN_API = 1
 
@@ -31,16 +31,9 @@ ALIASES = {
 @hookimpl
 def lamella_register_layers(register: Callable[..., Any]) -> None:
     from lamella.conv import convolutional, local, pooling
-    from lamella.engine.topology import Layer
     from lamella.keras2.tables import keras2_names
 
-    for module in (convolutional, pooling, local):
-        for name, obj in vars(module).items():
-            if (
-                isinstance(obj, type)
-                and issubclass(obj, Layer)
-                and not name.startswith("_")
-                and obj.__module__ == module.__name__
-            ):
-                aliases = {*ALIASES.get(name, ()), *keras2_names(name)}
-                register(obj, aliases=tuple(sorted(aliases)))
+    def aliases(name: str) -> tuple[str, ...]:
+        return (*ALIASES.get(name, ()), *keras2_names(name))
+
+    register_layers(register, convolutional, pooling, local, aliases=aliases)

@@ -18,13 +18,12 @@ from lamella.conv.spatial import (
     Pads,
     SpatialLayer,
     border_padding,
-    check_border_mode,
-    int_tuple,
     pad_input,
     torch_pad,
     window_output,
 )
 from lamella.engine.topology import Shape
+from lamella.utils.arguments import check_one_of, int_tuple
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
@@ -78,7 +77,7 @@ class _Pooling(SpatialLayer):
             if strides is None
             else int_tuple(self, self.stride_name, strides, self.rank)
         )
-        self.border_mode = check_border_mode(self, border_mode, ("valid", "same"))
+        self.border_mode = check_one_of(self, "border_mode", border_mode, ("valid", "same"))
 
     def get_output_shape_for(self, input_shape: Shape) -> Shape:
         sizes = window_output(
@@ -158,37 +157,165 @@ class _Pooling3D(_Pooling):
 
 
 class MaxPooling1D(_Pooling1D):
-    """The largest value of each window of steps."""
+    """The largest value of each window of steps.
+
+    Args:
+        pool_length: The window's length in steps (default 2).
+        stride: How many steps the window moves each time (default None:
+            ``pool_length``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; padded cells never win).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, new_steps, features)``.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(max_pool)
 
 
 class AveragePooling1D(_Pooling1D):
-    """The mean of each window of steps."""
+    """The mean of each window of steps.
+
+    Args:
+        pool_length: The window's length in steps (default 2).
+        stride: How many steps the window moves each time (default None:
+            ``pool_length``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; an average counts only the cells inside the input).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, new_steps, features)``.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(average_pool)
 
 
 class MaxPooling2D(_Pooling2D):
-    """The largest value of each window of rows x columns."""
+    """The largest value of each window of rows x columns.
+
+    Args:
+        pool_size: The window's size along rows and columns; one int stands for
+            both (default ``(2, 2)``).
+        strides: How many cells the window moves each time along each axis
+            (default None: ``pool_size``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; padded cells never win).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size ``n`` replaced by its new size.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(max_pool)
 
 
 class AveragePooling2D(_Pooling2D):
-    """The mean of each window of rows x columns."""
+    """The mean of each window of rows x columns.
+
+    Args:
+        pool_size: The window's size along rows and columns; one int stands for
+            both (default ``(2, 2)``).
+        strides: How many cells the window moves each time along each axis
+            (default None: ``pool_size``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; an average counts only the cells inside the input).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size ``n`` replaced by its new size.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(average_pool)
 
 
 class MaxPooling3D(_Pooling3D):
-    """The largest value of each 3D window."""
+    """The largest value of each 3D window.
+
+    Args:
+        pool_size: The window's size along each of the three spatial axes; one int stands
+            for all (default ``(2, 2, 2)``).
+        strides: How many cells the window moves each time along each axis
+            (default None: ``pool_size``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; padded cells never win).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size ``n`` replaced by its new size.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(max_pool)
 
 
 class AveragePooling3D(_Pooling3D):
-    """The mean of each 3D window."""
+    """The mean of each 3D window.
+
+    Args:
+        pool_size: The window's size along each of the three spatial axes; one int stands
+            for all (default ``(2, 2, 2)``).
+        strides: How many cells the window moves each time along each axis
+            (default None: ``pool_size``, windows side by side).
+        border_mode: ``'valid'`` (the default: only windows that fit) or
+            ``'same'`` (``ceil(size / stride)`` windows, the input padded as
+            TensorFlow pads; an average counts only the cells inside the input).
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        The input shape with each spatial size ``n`` replaced by its new size.
+        Each new size is ``ceil(m / stride)``, where ``m`` is ``n - k + 1`` for
+        'valid' and ``n`` for 'same' (``n`` the input size, ``k`` the window size).
+    """
 
     reduce = staticmethod(average_pool)
 
@@ -229,40 +356,116 @@ class _GlobalPooling1D(_GlobalPooling):
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
-    """The largest value of each feature over all steps."""
+    """The largest value of each feature over all steps.
+
+    Args:
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, features)``.
+    """
 
     reduce = staticmethod(_global_max)
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """The mean of each feature over all steps."""
+    """The mean of each feature over all steps.
+
+    Args:
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, steps, features)``.
+
+    Output shape:
+        ``(batch, features)``.
+    """
 
     reduce = staticmethod(_global_mean)
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
-    """The largest value of each channel over the image."""
+    """The largest value of each channel over the image.
+
+    Args:
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        ``(batch, channels)``.
+    """
 
     rank = 2
     reduce = staticmethod(_global_max)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
-    """The mean of each channel over the image."""
+    """The mean of each channel over the image.
+
+    Args:
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, rows, cols)`` for 'th', ``(batch, rows, cols, channels)``
+        for 'tf'.
+
+    Output shape:
+        ``(batch, channels)``.
+    """
 
     rank = 2
     reduce = staticmethod(_global_mean)
 
 
 class GlobalMaxPooling3D(_GlobalPooling):
-    """The largest value of each channel over the volume."""
+    """The largest value of each channel over the volume.
+
+    Args:
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        ``(batch, channels)``.
+    """
 
     rank = 3
     reduce = staticmethod(_global_max)
 
 
 class GlobalAveragePooling3D(_GlobalPooling):
-    """The mean of each channel over the volume."""
+    """The mean of each channel over the volume.
+
+    Args:
+        dim_ordering: Where the channel axis is: ``'th'`` (after the batch axis),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, channels, d1, d2, d3)`` for 'th', ``(batch, d1, d2, d3,
+        channels)`` for 'tf'.
+
+    Output shape:
+        ``(batch, channels)``.
+    """
 
     rank = 3
     reduce = staticmethod(_global_mean)

@@ -13,59 +13,16 @@ TensorFlow does, so even kernels and strides get the odd cell of padding at the 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from lamella.backend.config import image_dim_ordering
 from lamella.engine.topology import InputSpec, Layer, Shape
+from lamella.utils.arguments import check_dim_ordering
 
 Pads = list[tuple[int, int]]
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _fail(layer: Layer, arg: str, expected: str, got: Any) -> ValueError:
-    return ValueError(f"{type(layer).__name__} {layer.name}: {arg} must be {expected}, got {got!r}")
-
-
-def check_int(layer: Layer, arg: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int of at least ``minimum``, or an error naming the layer and argument."""
-    if not _is_int(value) or value < minimum:
-        expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise _fail(layer, arg, expected, value)
-    return int(value)
-
-
-def int_tuple(layer: Layer, arg: str, value: Any, rank: int, minimum: int = 1) -> tuple[int, ...]:
-    """``rank`` ints of at least ``minimum``; one int stands for every axis."""
-    if _is_int(value):
-        return (check_int(layer, arg, value, minimum),) * rank
-    if (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and len(value) == rank
-        and all(_is_int(v) and v >= minimum for v in value)
-    ):
-        return tuple(int(v) for v in value)
-    kind = "positive integers" if minimum == 1 else f"integers >= {minimum}"
-    raise _fail(layer, arg, f"an integer or a tuple of {rank} {kind}", value)
-
-
-def int_pair(layer: Layer, arg: str, value: Any) -> tuple[int, int]:
-    """A (before, after) pair of non-negative ints; one int stands for both."""
-    return int_tuple(layer, arg, value, 2, minimum=0)  # type: ignore[return-value]
-
-
-def check_border_mode(layer: Layer, value: Any, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise _fail(layer, "border_mode", " or ".join(repr(a) for a in allowed), value)
-    return value
 
 
 def sequence_input(kwargs: dict[str, Any], input_dim: int | None, input_length: int | None) -> None:
@@ -134,10 +91,8 @@ class SpatialLayer(Layer):
 
     def __init__(self, dim_ordering: str | None, **kwargs: Any):
         super().__init__(**kwargs)
-        if dim_ordering == "default":
-            dim_ordering = image_dim_ordering()
-        if self.rank > 1 and dim_ordering not in ("th", "tf"):
-            raise _fail(self, "dim_ordering", "'th', 'tf' or 'default'", dim_ordering)
+        if self.rank > 1 or dim_ordering == "default":
+            dim_ordering = check_dim_ordering(self, dim_ordering)
         self.dim_ordering = dim_ordering
         self.channels_last = self.rank == 1 or dim_ordering == "tf"
         self.input_spec = [InputSpec(ndim=self.rank + 2)]
@@ -224,13 +179,3 @@ def window_output(
         spans = tuple(dilated(k, d) for k, d in zip(kernel, dilation, strict=True))
         raise too_small(layer, sizes, f"a window of {spans} with border_mode {border_mode!r}")
     return out
-
-
-def name_of(fn: Any) -> str:
-    """The name a config stores for an activation or initializer."""
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def config_of(obj: Any) -> Any:
-    """A regularizer or constraint as its config dict (None stays None)."""
-    return obj.get_config() if obj is not None else None

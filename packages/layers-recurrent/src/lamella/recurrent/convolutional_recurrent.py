@@ -24,17 +24,23 @@ convolution of every step is then one ``conv2d``, and each step one more, on ``h
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from lamella import activations, initializers, regularizers
-from lamella.backend.config import image_dim_ordering
+from lamella import activations, initializers
 from lamella.engine.topology import InputSpec, Layer, Shape
-from lamella.recurrent.recurrent import _config_of, _name_of
+from lamella.engine.weight_arguments import WeightArguments, function_name
+from lamella.utils.arguments import (
+    check_dim_ordering,
+    check_fraction,
+    check_int,
+    check_one_of,
+    invalid,
+    is_int,
+)
 from lamella.utils.np_utils import conv_output_length
 
 Tensor = torch.Tensor
@@ -45,10 +51,6 @@ _BORDER_MODES = ("valid", "same")
 _BLOCKS = "ifco"
 #: Keras 1's weight order.
 _KERAS_GATES = "icfo"
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _same_padding(length: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -93,6 +95,38 @@ class ConvRecurrent2D(Layer):
     steps keep the states and output the previous ``h``; ``go_backwards`` reads the
     sequence from its end and returns it in that order; ``stateful`` keeps the final
     states for the next batch.
+
+    Args:
+        weights: Initial values in the subclass's Keras 1 order, used instead of
+            the initializers.
+        nb_row: The number of rows of each filter.
+        nb_col: The number of columns of each filter.
+        nb_filter: The number of filters: the channels of the output and states.
+        return_sequences: Whether to return the output of every step rather
+            than only the last (default False).
+        go_backwards: Whether to read the sequence from its last step to its
+            first (default False).
+        stateful: Whether the final states of each batch are the initial states
+            of the same sample in the next batch (default False); it needs a
+            fixed batch size (``batch_input_shape``).
+        dim_ordering: Where the channel axis of each frame is: ``'th'`` (first),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        border_mode: The border mode of the input convolution: ``'valid'`` (the
+            default) or ``'same'``; the recurrent one is always 'same'.
+        subsample: The strides of the input convolution along rows and columns
+            (default ``(1, 1)``).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, channels, rows, cols)`` for 'th', ``(batch,
+        timesteps, rows, cols, channels)`` for 'tf'.
+
+    Output shape:
+        One frame of ``nb_filter`` channels, ``(batch, nb_filter, new_rows,
+        new_cols)`` for 'th' and ``(batch, new_rows, new_cols, nb_filter)`` for
+        'tf', with the rows and columns of the input convolution's output; with
+        ``return_sequences``, one per step: ``(batch, timesteps, ...)``.
     """
 
     #: Names of the states; the first one is the output.
@@ -113,25 +147,21 @@ class ConvRecurrent2D(Layer):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.nb_filter = self._positive("nb_filter", nb_filter)
-        self.nb_row = self._positive("nb_row", nb_row)
-        self.nb_col = self._positive("nb_col", nb_col)
-        if dim_ordering in (None, "default"):
-            dim_ordering = image_dim_ordering()
-        if dim_ordering not in ("th", "tf"):
-            raise self._bad("dim_ordering", "'th', 'tf' or 'default'", dim_ordering)
-        self.dim_ordering = dim_ordering
-        if border_mode not in _BORDER_MODES:
-            raise self._bad("border_mode", "'valid' or 'same'", border_mode)
-        self.border_mode = border_mode
-        if _is_int(subsample):
+        self.nb_filter = check_int(self, "nb_filter", nb_filter)
+        self.nb_row = check_int(self, "nb_row", nb_row)
+        self.nb_col = check_int(self, "nb_col", nb_col)
+        self.dim_ordering = check_dim_ordering(
+            self, "default" if dim_ordering is None else dim_ordering
+        )
+        self.border_mode = check_one_of(self, "border_mode", border_mode, _BORDER_MODES)
+        if is_int(subsample):
             subsample = (subsample, subsample)
         if not (
             isinstance(subsample, (tuple, list))
             and len(subsample) == 2
-            and all(_is_int(s) and s >= 1 for s in subsample)
+            and all(is_int(s) and s >= 1 for s in subsample)
         ):
-            raise self._bad("subsample", "a tuple of 2 positive integers", subsample)
+            raise invalid(self, "subsample", "a tuple of 2 positive integers", subsample)
         self.subsample = (int(subsample[0]), int(subsample[1]))
         self.return_sequences = bool(return_sequences)
         self.go_backwards = bool(go_backwards)
@@ -139,16 +169,6 @@ class ConvRecurrent2D(Layer):
         self.input_spec = [InputSpec(ndim=5)]
         self.supports_masking = True
         self._initial_weights = weights
-
-    def _bad(self, arg: str, expected: str, got: Any) -> ValueError:
-        return ValueError(
-            f"{type(self).__name__} {self.name}: {arg} must be {expected}, got {got!r}"
-        )
-
-    def _positive(self, arg: str, value: Any) -> int:
-        if not _is_int(value) or value < 1:
-            raise self._bad(arg, "a positive integer", value)
-        return int(value)
 
     # -- geometry -----------------------------------------------------------------------
 
@@ -342,7 +362,7 @@ class ConvRecurrent2D(Layer):
         }
 
 
-class ConvLSTM2D(ConvRecurrent2D):
+class ConvLSTM2D(WeightArguments, ConvRecurrent2D):
     """Convolutional LSTM (no peepholes), Keras 1.2.2's: states ``[h, c]``.
 
     Weights ``[W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o]``: ``W`` 'th'
@@ -350,6 +370,48 @@ class ConvLSTM2D(ConvRecurrent2D):
     nb_filter)``, ``U`` the same with ``nb_filter`` input channels, ``b (nb_filter,)``.
     ``dropout_W``/``dropout_U`` draw, while training, one mask per gate and sample over
     the whole input frame / state (every pixel and channel), the same at every step.
+
+    Args:
+        nb_filter: The number of filters: the channels of the output and states.
+        nb_row: The number of rows of each filter.
+        nb_col: The number of columns of each filter.
+        init: How the input kernels W are initialized: a registered initializer
+            name (default ``'glorot_uniform'``) or a function of a shape.
+        inner_init: How the recurrent kernels U are initialized (default
+            ``'orthogonal'``).
+        forget_bias_init: How the forget gate's bias is initialized (default
+            ``'one'``); the other biases start at zeros.
+        activation: The activation of the output and of the candidate state
+            (default ``'tanh'``).
+        inner_activation: The activation of the gates (default
+            ``'hard_sigmoid'``, Keras 1's).
+        dim_ordering: Where the channel axis of each frame is: ``'th'`` (first),
+            ``'tf'`` (last), or ``'default'``: the ``image_dim_ordering()``
+            setting when the layer is made, ``'th'`` unless configured.
+        border_mode: The border mode of the input convolution: ``'valid'`` (the
+            default) or ``'same'``; the recurrent one is always 'same'.
+        subsample: The strides of the input convolution along rows and columns
+            (default ``(1, 1)``).
+        W_regularizer: A penalty on the input kernels, or None.
+        U_regularizer: A penalty on the recurrent kernels, or None.
+        b_regularizer: A penalty on the biases, or None.
+        dropout_W: The fraction of the input dropped, as above, in [0, 1)
+            (default 0.0).
+        dropout_U: The fraction of the state dropped, as above, in [0, 1)
+            (default 0.0).
+        **kwargs: The sequence arguments of ``ConvRecurrent2D``
+            (``return_sequences``, ``go_backwards``, ``stateful``, ``weights``)
+            and the common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, channels, rows, cols)`` for 'th', ``(batch,
+        timesteps, rows, cols, channels)`` for 'tf'.
+
+    Output shape:
+        One frame of ``nb_filter`` channels, ``(batch, nb_filter, new_rows,
+        new_cols)`` for 'th' and ``(batch, new_rows, new_cols, nb_filter)`` for
+        'tf', with the rows and columns of the input convolution's output; with
+        ``return_sequences``, one per step: ``(batch, timesteps, ...)``.
     """
 
     state_names = ("h", "c")
@@ -384,21 +446,18 @@ class ConvLSTM2D(ConvRecurrent2D):
             subsample=subsample,
             **kwargs,
         )
-        for arg, value in (("dropout_W", dropout_W), ("dropout_U", dropout_U)):
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool)) or not (
-                0.0 <= value < 1.0
-            ):
-                raise self._bad(arg, "a fraction in [0, 1)", value)
-        self.init = initializers.get(init)
-        self.inner_init = initializers.get(inner_init)
-        self.forget_bias_init = initializers.get(forget_bias_init)
+        self.dropout_W = check_fraction(self, "dropout_W", dropout_W)
+        self.dropout_U = check_fraction(self, "dropout_U", dropout_U)
+        self.set_weight_arguments(
+            init=init,
+            inner_init=inner_init,
+            forget_bias_init=forget_bias_init,
+            W_regularizer=W_regularizer,
+            U_regularizer=U_regularizer,
+            b_regularizer=b_regularizer,
+        )
         self.activation = activations.get(activation)
         self.inner_activation = activations.get(inner_activation)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.U_regularizer = regularizers.get(U_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.dropout_W = float(dropout_W)
-        self.dropout_U = float(dropout_U)
         if self.dropout_W or self.dropout_U:
             self.uses_learning_phase = True
 
@@ -418,21 +477,10 @@ class ConvLSTM2D(ConvRecurrent2D):
         draw_W = initializers.with_dim_ordering(self.init, self.dim_ordering)
         draw_U = initializers.with_dim_ordering(self.inner_init, self.dim_ordering)
         for gate in _KERAS_GATES:
-            self.add_weight(
-                self._kernel_shape(channels), draw_W, f"W_{gate}", regularizer=self.W_regularizer
-            )
-            self.add_weight(
-                self._kernel_shape(self.nb_filter),
-                draw_U,
-                f"U_{gate}",
-                regularizer=self.U_regularizer,
-            )
-            self.add_weight(
-                (self.nb_filter,),
-                self.forget_bias_init if gate == "f" else "zero",
-                f"b_{gate}",
-                regularizer=self.b_regularizer,
-            )
+            bias_init = self.forget_bias_init if gate == "f" else "zero"
+            self.add_keras_weight(self._kernel_shape(channels), draw_W, f"W_{gate}", "W")
+            self.add_keras_weight(self._kernel_shape(self.nb_filter), draw_U, f"U_{gate}", "U")
+            self.add_keras_weight((self.nb_filter,), bias_init, f"b_{gate}", "b")
 
     def _joined(self, kind: str) -> Tensor:
         """The four gates' ``W`` or ``U`` as torch's (4·nb_filter, in, rows, cols), blocks
@@ -489,14 +537,10 @@ class ConvLSTM2D(ConvRecurrent2D):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "init": _name_of(self.init),
-            "inner_init": _name_of(self.inner_init),
-            "forget_bias_init": _name_of(self.forget_bias_init),
-            "activation": _name_of(self.activation),
-            "inner_activation": _name_of(self.inner_activation),
-            "W_regularizer": _config_of(self.W_regularizer),
-            "U_regularizer": _config_of(self.U_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
+            **self.weight_config("init", "inner_init", "forget_bias_init"),
+            "activation": function_name(self.activation),
+            "inner_activation": function_name(self.inner_activation),
+            **self.weight_config("W_regularizer", "U_regularizer", "b_regularizer"),
             "dropout_W": self.dropout_W,
             "dropout_U": self.dropout_U,
         }

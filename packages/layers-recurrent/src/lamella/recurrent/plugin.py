@@ -10,26 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lamella.plugins import hookimpl
+from lamella.plugins import hookimpl, register_layers
 
 LAMELLA_PLUGIN_API = 1
 
 
 @hookimpl
 def lamella_register_layers(register: Callable[..., Any]) -> None:
-    from lamella.recurrent.convolutional_recurrent import ConvLSTM2D, ConvRecurrent2D
-    from lamella.recurrent.recurrent import GRU, LSTM, Recurrent, SimpleRNN
-    from lamella.recurrent.wrappers import Bidirectional, TimeDistributed, Wrapper
+    from lamella.recurrent import convolutional_recurrent, recurrent, wrappers
 
-    for cls in (
-        Recurrent,
-        SimpleRNN,
-        GRU,
-        LSTM,
-        ConvRecurrent2D,
-        ConvLSTM2D,
-        Wrapper,
-        TimeDistributed,
-        Bidirectional,
-    ):
-        register(cls)
+    register_layers(register, recurrent, convolutional_recurrent, wrappers)

@@ -37,9 +37,11 @@ import torch.nn.functional as F
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lamella import activations, initializers, regularizers
+from lamella import activations, initializers
 from lamella.engine.topology import InputSpec, Layer, Shape
+from lamella.engine.weight_arguments import WeightArguments, function_name
 from lamella.recurrent import kernels
+from lamella.utils.arguments import check_fraction, check_int
 
 logger = logging.getLogger("lamella.recurrent")
 
@@ -50,14 +52,6 @@ _RELU = (activations.relu, torch.relu, F.relu)
 
 Tensor = torch.Tensor
 Masks = Tensor | None
-
-
-def _name_of(fn: Any) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
-
-
-def _config_of(obj: Any) -> Any:
-    return obj.get_config() if obj is not None else None
 
 
 def _affine(bias: Tensor, h: Tensor, U: Tensor, masks: Masks) -> Tensor:
@@ -94,13 +88,48 @@ class _OneGate:
         return self.regularizer(piece.T if piece.dim() == 2 else piece)
 
 
-class Recurrent(Layer):
+class Recurrent(WeightArguments, Layer):
     """Base of the recurrent layers: the sequence logic, weights layout and both paths.
 
     Input ``(batch, timesteps, input_dim)``; output ``(batch, output_dim)``, or
     ``(batch, timesteps, output_dim)`` with ``return_sequences``.  Subclasses set
     their gate blocks and implement one step (``_step``) and, where torch has one,
     the fused kernel (``_kernel``).
+
+    Abstract: use SimpleRNN, GRU or LSTM, which take the arguments below as
+    keywords. A mask (from ``Masking``, or ``Embedding(mask_zero=True)``) makes
+    the layer skip the padded steps.
+
+    Args:
+        weights: Initial values in Keras 1's order for the layer's
+            ``consume_less`` (each subclass lists them), used instead of the
+            initializers.
+        return_sequences: Whether to return the output of every step rather
+            than only the last (default False).
+        go_backwards: Whether to read the input sequence from its last step to
+            its first (default False).
+        stateful: Whether the final states of each batch are the initial states
+            of the same sample in the next batch (default False). It needs a
+            fixed batch size (``batch_input_shape``); ``reset_states()`` zeroes
+            them.
+        unroll: Accepted and saved for Keras 1 programs; it changes nothing here,
+            where the fused kernel or the step loop computes the same numbers.
+        consume_less: ``'cpu'`` (the default), ``'mem'`` or ``'gpu'``: the layout
+            of the Keras weights, one array per gate (cpu, mem) or the gates
+            joined (gpu); with ``dropout_W``, gpu shares one input mask between
+            the gates, which lets the fused kernel run.
+        input_dim: The number of features per step; with ``input_length``, a
+            first layer's short way of writing ``input_shape=(input_length,
+            input_dim)``.
+        input_length: The number of steps, when it is fixed (default None: any).
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, input_dim)``.
+
+    Output shape:
+        ``(batch, output_dim)``, or ``(batch, timesteps, output_dim)`` with
+        ``return_sequences``.
     """
 
     #: Gate blocks in the order the Parameters stack them (torch's kernel order).
@@ -150,41 +179,21 @@ class Recurrent(Layer):
 
     def _set_cell(
         self,
+        *,
         output_dim: int,
-        init: Any,
-        inner_init: Any,
         activation: Any,
-        W_regularizer: Any,
-        U_regularizer: Any,
-        b_regularizer: Any,
         dropout_W: float,
         dropout_U: float,
+        **weight_arguments: Any,
     ) -> None:
-        """Store and check the arguments every cell shares (called by the subclasses)."""
-        if isinstance(output_dim, bool) or not isinstance(output_dim, int) or output_dim < 1:
-            raise ValueError(
-                f"{type(self).__name__} {self.name}: output_dim must be a positive integer, "
-                f"got {output_dim!r}"
-            )
-        for arg, value in (("dropout_W", dropout_W), ("dropout_U", dropout_U)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (0.0 <= value < 1.0)
-            ):
-                raise ValueError(
-                    f"{type(self).__name__} {self.name}: {arg} must be a fraction in [0, 1), "
-                    f"got {value!r}"
-                )
-        self.output_dim = output_dim
-        self.init = initializers.get(init)
-        self.inner_init = initializers.get(inner_init)
+        """Store and check the arguments every cell shares (called by the subclasses);
+        ``weight_arguments`` are its initializers and regularizers (``init``, ``inner_init``,
+        ``W_regularizer`` ...)."""
+        self.output_dim = check_int(self, "output_dim", output_dim)
+        self.dropout_W = check_fraction(self, "dropout_W", dropout_W)
+        self.dropout_U = check_fraction(self, "dropout_U", dropout_U)
+        self.set_weight_arguments(**weight_arguments)
         self.activation = activations.get(activation)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.U_regularizer = regularizers.get(U_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.dropout_W = float(dropout_W)
-        self.dropout_U = float(dropout_U)
         if self.dropout_W or self.dropout_U:
             self.uses_learning_phase = True
 
@@ -625,17 +634,14 @@ class Recurrent(Layer):
         if hasattr(self, "output_dim"):
             config.update(
                 output_dim=self.output_dim,
-                init=_name_of(self.init),
-                inner_init=_name_of(self.inner_init),
-                activation=_name_of(self.activation),
-                W_regularizer=_config_of(self.W_regularizer),
-                U_regularizer=_config_of(self.U_regularizer),
-                b_regularizer=_config_of(self.b_regularizer),
+                **self.weight_config("init", "inner_init"),
+                activation=function_name(self.activation),
+                **self.weight_config("W_regularizer", "U_regularizer", "b_regularizer"),
                 dropout_W=self.dropout_W,
                 dropout_U=self.dropout_U,
             )
             if self.inner_activation is not None:
-                config["inner_activation"] = _name_of(self.inner_activation)
+                config["inner_activation"] = function_name(self.inner_activation)
         return config
 
 
@@ -644,6 +650,34 @@ class SimpleRNN(Recurrent):
 
     Weights ``[W (input_dim, n), U (n, n), b (n)]`` in every ``consume_less``.
     tanh and relu run torch's fused kernel.
+
+    Args:
+        output_dim: The number of units: the size of the output and of the
+            state.
+        init: How the input weights W are initialized: a registered initializer
+            name (default ``'glorot_uniform'``) or a function of a shape.
+        inner_init: How the recurrent weights U are initialized (default
+            ``'orthogonal'``).
+        activation: The activation of the output (and of the candidate state),
+            a registered name or a function (default ``'tanh'``).
+        W_regularizer: A penalty on W added to the training loss, or None.
+        U_regularizer: A penalty on U, or None.
+        b_regularizer: A penalty on the biases, or None.
+        dropout_W: The fraction of the input units dropped for the input
+            connections while training, in [0, 1) (default 0.0).
+        dropout_U: The fraction of the state's units dropped for the recurrent
+            connections while training, in [0, 1) (default 0.0).
+        **kwargs: The sequence arguments of ``Recurrent`` (``return_sequences``,
+            ``go_backwards``, ``stateful``, ``unroll``, ``consume_less``,
+            ``weights``, ``input_dim``, ``input_length``) and the common layer
+            arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, input_dim)``.
+
+    Output shape:
+        ``(batch, output_dim)``, or ``(batch, timesteps, output_dim)`` with
+        ``return_sequences``.
     """
 
     gates = "h"
@@ -664,15 +698,15 @@ class SimpleRNN(Recurrent):
     ):
         super().__init__(**kwargs)
         self._set_cell(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
+            output_dim=output_dim,
+            init=init,
+            inner_init=inner_init,
+            activation=activation,
+            W_regularizer=W_regularizer,
+            U_regularizer=U_regularizer,
+            b_regularizer=b_regularizer,
+            dropout_W=dropout_W,
+            dropout_U=dropout_U,
         )
 
     def _kernel(self) -> tuple[Callable[..., Any], str] | None:
@@ -683,7 +717,7 @@ class SimpleRNN(Recurrent):
         return None
 
     def _kernel_blocker(self) -> str:
-        return f"activation is {_name_of(self.activation)}; the kernels compute tanh or relu"
+        return f"activation is {function_name(self.activation)}; the kernels compute tanh or relu"
 
     def _step(
         self, x_t: Tensor, states: list[Tensor], masks_U: Masks
@@ -719,6 +753,37 @@ class GRU(Recurrent):
       tanh and sigmoid it runs torch's fused GRU (cuDNN on a GPU).
 
     Both then take ``h_t = z*h + (1-z)*hh``: z weighs the previous state.
+
+    Args:
+        output_dim: The number of units: the size of the output and of the
+            state.
+        init: How the input weights W are initialized: a registered initializer
+            name (default ``'glorot_uniform'``) or a function of a shape.
+        inner_init: How the recurrent weights U are initialized (default
+            ``'orthogonal'``).
+        activation: The activation of the output (and of the candidate state),
+            a registered name or a function (default ``'tanh'``).
+        inner_activation: The activation of the gates (default ``'sigmoid'``;
+            Keras 1's default was ``'hard_sigmoid'``, which runs the step loop).
+        W_regularizer: A penalty on W added to the training loss, or None.
+        U_regularizer: A penalty on U, or None.
+        b_regularizer: A penalty on the biases, or None.
+        dropout_W: The fraction of the input units dropped for the input
+            connections while training, in [0, 1) (default 0.0).
+        dropout_U: The fraction of the state's units dropped for the recurrent
+            connections while training, in [0, 1) (default 0.0).
+        reset_after: Which variant, as above (default False: Keras 1's).
+        **kwargs: The sequence arguments of ``Recurrent`` (``return_sequences``,
+            ``go_backwards``, ``stateful``, ``unroll``, ``consume_less``,
+            ``weights``, ``input_dim``, ``input_length``) and the common layer
+            arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, input_dim)``.
+
+    Output shape:
+        ``(batch, output_dim)``, or ``(batch, timesteps, output_dim)`` with
+        ``return_sequences``.
     """
 
     gates = "zrh"
@@ -741,15 +806,15 @@ class GRU(Recurrent):
     ):
         super().__init__(**kwargs)
         self._set_cell(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
+            output_dim=output_dim,
+            init=init,
+            inner_init=inner_init,
+            activation=activation,
+            W_regularizer=W_regularizer,
+            U_regularizer=U_regularizer,
+            b_regularizer=b_regularizer,
+            dropout_W=dropout_W,
+            dropout_U=dropout_U,
         )
         self.inner_activation = activations.get(inner_activation)
         if not isinstance(reset_after, (bool, int)) or reset_after not in (0, 1):
@@ -782,8 +847,8 @@ class GRU(Recurrent):
                 "resets after it, a different function (GRU(reset_after=True) computes it)"
             )
         return (
-            f"activation is {_name_of(self.activation)} and inner_activation is "
-            f"{_name_of(self.inner_activation)}; the kernel computes tanh and sigmoid"
+            f"activation is {function_name(self.activation)} and inner_activation is "
+            f"{function_name(self.inner_activation)}; the kernel computes tanh and sigmoid"
         )
 
     def _step(
@@ -825,6 +890,43 @@ class LSTM(Recurrent):
     ``c_t = f*c + i*act(x·W_c + b_c + h·U_c)``, ``o = sig(x·W_o + b_o + h·U_o)``,
     ``h_t = o*act(c_t)``.  With the defaults (tanh, sigmoid) it runs torch's fused
     LSTM kernel; Keras 1's ``inner_activation='hard_sigmoid'`` runs the step loop.
+
+    Weights ``[W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o]`` with
+    ``consume_less`` 'cpu' or 'mem', ``[W (input_dim, 4n), U (n, 4n), b (4n,)]``
+    with 'gpu'.
+
+    Args:
+        output_dim: The number of units: the size of the output and of the
+            state.
+        init: How the input weights W are initialized: a registered initializer
+            name (default ``'glorot_uniform'``) or a function of a shape.
+        inner_init: How the recurrent weights U are initialized (default
+            ``'orthogonal'``).
+        forget_bias_init: How the forget gate's bias is initialized (default
+            ``'one'``, so that the cell remembers at first); the other biases start
+            at zeros.
+        activation: The activation of the output (and of the candidate state),
+            a registered name or a function (default ``'tanh'``).
+        inner_activation: The activation of the gates (default ``'sigmoid'``;
+            Keras 1's default was ``'hard_sigmoid'``, which runs the step loop).
+        W_regularizer: A penalty on W added to the training loss, or None.
+        U_regularizer: A penalty on U, or None.
+        b_regularizer: A penalty on the biases, or None.
+        dropout_W: The fraction of the input units dropped for the input
+            connections while training, in [0, 1) (default 0.0).
+        dropout_U: The fraction of the state's units dropped for the recurrent
+            connections while training, in [0, 1) (default 0.0).
+        **kwargs: The sequence arguments of ``Recurrent`` (``return_sequences``,
+            ``go_backwards``, ``stateful``, ``unroll``, ``consume_less``,
+            ``weights``, ``input_dim``, ``input_length``) and the common layer
+            arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, input_dim)``.
+
+    Output shape:
+        ``(batch, output_dim)``, or ``(batch, timesteps, output_dim)`` with
+        ``return_sequences``.
     """
 
     gates = "ifco"
@@ -848,18 +950,18 @@ class LSTM(Recurrent):
     ):
         super().__init__(**kwargs)
         self._set_cell(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
+            output_dim=output_dim,
+            init=init,
+            inner_init=inner_init,
+            forget_bias_init=forget_bias_init,
+            activation=activation,
+            W_regularizer=W_regularizer,
+            U_regularizer=U_regularizer,
+            b_regularizer=b_regularizer,
+            dropout_W=dropout_W,
+            dropout_U=dropout_U,
         )
         self.inner_activation = activations.get(inner_activation)
-        self.forget_bias_init = initializers.get(forget_bias_init)
 
     def _bias_init(self, gate: str) -> Callable[..., Tensor]:
         return self.forget_bias_init if gate == "f" else super()._bias_init(gate)
@@ -871,8 +973,8 @@ class LSTM(Recurrent):
 
     def _kernel_blocker(self) -> str:
         return (
-            f"activation is {_name_of(self.activation)} and inner_activation is "
-            f"{_name_of(self.inner_activation)}; the kernel computes tanh and sigmoid"
+            f"activation is {function_name(self.activation)} and inner_activation is "
+            f"{function_name(self.inner_activation)}; the kernel computes tanh and sigmoid"
         )
 
     def _step(
@@ -892,4 +994,4 @@ class LSTM(Recurrent):
         return self._kernel_for("lstm", self.activation, self.inner_activation)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "forget_bias_init": _name_of(self.forget_bias_init)}
+        return {**super().get_config(), **self.weight_config("forget_bias_init")}

@@ -34,6 +34,16 @@ class Wrapper(Layer):
 
     Config: ``{"layer": {"class_name": ..., "config": ...}, ...}``, rebuilt through
     the registry like any layer.
+
+    Args:
+        layer: The layer to apply.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        What the subclass passes on to ``layer``.
+
+    Output shape:
+        What the subclass makes of ``layer``'s output.
     """
 
     def __init__(self, layer: Layer, **kwargs: Any):
@@ -77,6 +87,20 @@ class TimeDistributed(Wrapper):
 
     The steps are folded into the batch, (b·t, ...), for one call of the inner
     layer; its weights are shared by every step and are this wrapper's weights.
+    ``TimeDistributed(Dense(8))`` on (batch, 10, 16) gives (batch, 10, 8).
+
+    Args:
+        layer: The layer applied to each step, which takes ``(batch, ...)``.
+        **kwargs: The common layer arguments (see ``Layer``); ``input_shape``
+            counts the steps axis: ``(timesteps, ...)``.
+
+    Input shape:
+        ``(batch, timesteps, ...)``, at least 3D, the axes after ``timesteps``
+        those ``layer`` takes.
+
+    Output shape:
+        ``(batch, timesteps, ...)`` with ``layer``'s output shape after the
+        steps axis.
     """
 
     def __init__(self, layer: Layer, **kwargs: Any):
@@ -110,6 +134,22 @@ class Bidirectional(Wrapper):
     both outputs).  The copy is rebuilt from the layer's config with
     ``go_backwards`` flipped; with ``return_sequences`` its output is reversed in
     time so both outputs line up step by step.  Weights: forward, then backward.
+
+    Args:
+        layer: The recurrent layer (SimpleRNN, GRU, LSTM) that runs forwards;
+            its input shape, if it was given one, becomes this layer's.
+        merge_mode: How the two outputs are merged, as above (default
+            ``'concat'``).
+        weights: Initial values: the forward layer's weights, then the
+            backward layer's.
+        **kwargs: The common layer arguments (see ``Layer``).
+
+    Input shape:
+        ``(batch, timesteps, input_dim)``.
+
+    Output shape:
+        ``layer``'s output shape, with the last axis doubled for ``'concat'``;
+        for ``None``, a list of two such shapes.
     """
 
     def __init__(

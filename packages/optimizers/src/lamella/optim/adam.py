@@ -13,10 +13,10 @@ from lamella.optim.base import (
     KerasOptimizer,
     Slots,
     Tensors,
-    check_number,
     ema_of_square,
     sqrt_plus,
 )
+from lamella.utils.arguments import check_number
 
 
 class _AdamFamily(KerasOptimizer):
@@ -49,6 +49,19 @@ class Adam(_AdamFamily):
     ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``; ``p -= lr_t * m / (sqrt(v) + eps)``
     with ``t = iterations + 1``.  torch.optim.Adam bias-corrects ``v`` before adding
     epsilon, so the two agree only when ``epsilon = 0``.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.001).
+        beta_1: The decay rate of the running mean of the gradient, in [0, 1)
+            (default 0.9).
+        beta_2: The decay rate of the running mean of the squared gradient,
+            in [0, 1) (default 0.999).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("ms", "vs")
@@ -80,6 +93,19 @@ class Adamax(_AdamFamily):
 
     ``lr_t = lr / (1 - beta_1**t)``.  torch.optim.Adamax adds epsilon to ``|g|``
     inside the max instead, so the two agree only when ``epsilon = 0``.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.002).
+        beta_1: The decay rate of the running mean of the gradient, in [0, 1)
+            (default 0.9).
+        beta_2: The decay rate of the infinity norm ``u``, in [0, 1) (default
+            0.999).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("ms", "us")
@@ -114,6 +140,18 @@ class Nadam(_AdamFamily):
     ``mu_t = beta_1 * (1 - 0.5 * 0.96**(t * schedule_decay))``; the running product
     of the ``mu_t`` (``m_schedule``) is not saved by Keras, so :meth:`set_weights`
     rebuilds it from ``iterations``.  Same numbers as ``torch.optim.NAdam``.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.002).
+        beta_1: The momentum the schedule warms up to, in [0, 1) (default 0.9).
+        beta_2: The decay rate of the running mean of the squared gradient,
+            in [0, 1) (default 0.999).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        schedule_decay: How fast the momentum warms up, the factor of ``t`` in
+            the schedule above, at least 0 (default 0.004).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("ms", "vs")

@@ -35,6 +35,20 @@ class RMSprop(_RunningAverage):
 
     ``p -= lr * g / (sqrt(a) + epsilon)`` with ``a = rho * a + (1 - rho) * g**2``;
     the same numbers as ``torch.optim.RMSprop(alpha=rho)``.  Saves no iteration count.
+
+    A good choice for recurrent networks; as Keras 1 advised, tune ``lr`` and
+    leave the others at their defaults.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.001).
+        rho: The decay rate of the running average of the squared gradient,
+            in [0, 1) (default 0.9).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("accumulators",)
@@ -60,6 +74,18 @@ class Adagrad(KerasOptimizer):
 
     ``p -= lr * g / (sqrt(a) + epsilon)`` with ``a += g**2``; the same numbers as
     ``torch.optim.Adagrad(lr_decay=decay)``.  Saves no iteration count.
+
+    The sum only grows, so each coordinate's step shrinks with the gradients it
+    has seen: frequent features learn slowly, rare ones fast.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.01).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("accumulators",)
@@ -84,6 +110,18 @@ class Adadelta(_RunningAverage):
     ``u = g * sqrt(d + epsilon) / sqrt(a + epsilon)``; ``p -= lr * u``; epsilon is
     inside both roots here, as in ``torch.optim.Adadelta``.  Saves the gradient
     accumulators, then the step accumulators, and no iteration count.
+
+    The ratio sets the step size, so ``lr`` is best left at 1.0.
+
+    Args:
+        lr: The learning rate, at least 0 (default 1.0).
+        rho: The decay rate of both running averages, in [0, 1) (default 0.95).
+        epsilon: A small number added to the denominator, so that nothing is
+            divided by zero (default 1e-8).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("accumulators", "delta_accumulators")

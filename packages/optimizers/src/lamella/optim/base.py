@@ -8,30 +8,15 @@ apart on them.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
-import numpy as np
 import torch
 
 from lamella.engine.optimizer import Optimizer, Params, hyperparameter
+from lamella.utils.arguments import check_number
 
 Tensors = list[torch.Tensor]
 Slots = dict[str, Tensors]  # one list per slot name, aligned with the parameters stepped
-
-
-def check_number(
-    owner: object, name: str, value: Any, low: float, high: float | None = None
-) -> float:
-    """``value`` as a float in ``[low, high)``; the error names the optimizer and argument."""
-    expected = f"a number >= {low:g}" if high is None else f"a number in [{low:g}, {high:g})"
-    where = f"{type(owner).__name__}: {name}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where} must be {expected}, got {value!r} ({type(value).__name__})")
-    number = float(value)
-    if not (number >= low and (high is None or number < high)):  # also rejects NaN
-        raise ValueError(f"{where} must be {expected}, got {value!r}")
-    return number
 
 
 class Hyperparameter:

@@ -15,6 +15,18 @@ class SGD(KerasOptimizer):
 
     The velocity holds the step itself (``v = momentum * v - lr * g``; ``p += v``),
     not torch.optim's gradient average, so it saves and restores as Keras's does.
+
+    Args:
+        lr: The learning rate, at least 0 (default 0.01).
+        momentum: How much of the previous step each step keeps, at least 0
+            (default 0.0: plain gradient descent).
+        decay: The learning-rate decay: each update uses ``lr / (1 + decay *
+            iterations)`` (default 0.0: a constant rate).
+        nesterov: Whether to use Nesterov momentum, which takes the gradient
+            step from the point the momentum leads to: ``p += momentum * v - lr *
+            g`` (default False).
+        **kwargs: ``clipnorm`` and ``clipvalue``, the gradient clipping every
+            optimizer takes (see ``lamella.optimizers.Optimizer``).
     """
 
     slot_names = ("moments",)

@@ -44,6 +44,7 @@ from lamella.preproc.pictures import (
     load_img,
     resolve_dim_ordering,
 )
+from lamella.utils.arguments import check_int
 
 __all__ = [
     "DirectoryIterator",
@@ -470,8 +471,7 @@ class ImageDataGenerator:
         where = "ImageDataGenerator.fit"
         x = np.asarray(X)
         check_image_batch(x, self.channel_index, where, "X")
-        if isinstance(rounds, bool) or not isinstance(rounds, int | np.integer) or rounds < 1:
-            raise ValueError(f"{where}: rounds must be a positive integer, got {rounds!r}")
+        rounds = check_int(where, "rounds", rounds)
         if self.zca_whitening:
             _check_zca_size(x.shape[1:], where)
         x = x.astype(np.float32)

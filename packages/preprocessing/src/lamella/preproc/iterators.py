@@ -28,6 +28,7 @@ from lamella.preproc.pictures import (
     load_img,
     resolve_dim_ordering,
 )
+from lamella.utils.arguments import check_int
 
 if TYPE_CHECKING:
     from lamella.preproc.image import ImageDataGenerator, Transforms
@@ -43,12 +44,6 @@ def make_rng(seed: int | None) -> np.random.RandomState:
     return np.random.RandomState(seed) if seed is not None else np.random.mtrand._rand
 
 
-def _positive_int(value: Any, where: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Iterator(_IteratorABC):
     """Batches of indices into ``n`` samples, reshuffled every epoch, looping forever.
 
@@ -59,8 +54,8 @@ class Iterator(_IteratorABC):
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int | None) -> None:
         where = type(self).__name__
-        self.n = _positive_int(n, where, "n (the number of samples)")
-        self.batch_size = _positive_int(batch_size, where, "batch_size")
+        self.n = check_int(where, "n (the number of samples)", n)
+        self.batch_size = check_int(where, "batch_size", batch_size)
         self.shuffle = bool(shuffle)
         self.seed = seed
         self.rng = make_rng(seed)
@@ -112,6 +107,7 @@ class _ImageIterator(Iterator):
         n: int,
         image_data_generator: ImageDataGenerator,
         image_shape: tuple[int, ...],
+        *,
         dim_ordering: str,
         batch_size: int,
         shuffle: bool,
@@ -190,13 +186,13 @@ class NumpyArrayIterator(_ImageIterator):
             len(self.x),
             image_data_generator,
             self.x.shape[1:],
-            dim_ordering,
-            batch_size,
-            shuffle,
-            seed,
-            save_to_dir,
-            save_prefix,
-            save_format,
+            dim_ordering=dim_ordering,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            save_to_dir=save_to_dir,
+            save_prefix=save_prefix,
+            save_format=save_format,
         )
 
     def _images(self, index_array: np.ndarray) -> np.ndarray:
@@ -285,13 +281,13 @@ class DirectoryIterator(_ImageIterator):
             self.nb_sample,
             image_data_generator,
             image_shape,
-            dim_ordering,
-            batch_size,
-            shuffle,
-            seed,
-            save_to_dir,
-            save_prefix,
-            save_format,
+            dim_ordering=dim_ordering,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            save_to_dir=save_to_dir,
+            save_prefix=save_prefix,
+            save_format=save_format,
         )
 
     def _scan(self, classes: list[str], follow_links: bool) -> tuple[list[str], list[int]]:

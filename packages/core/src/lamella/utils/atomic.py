@@ -1,5 +1,7 @@
 """Atomic file writes: a crash or an error mid-save never leaves a half-written file.
 
+Every writer of lamella's packages goes through :func:`replacing` (the HDF5 files of
+lamella-io-hdf5, ``save_array``, ``save_config``), and so may a plugin's serializer.
 The new file is written under a temporary name in the target's folder (so the final
 rename stays on one file system), flushed to disk, then renamed over the target.  A
 target that is a symbolic link is written through: the file it points to is replaced
