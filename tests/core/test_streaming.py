@@ -21,8 +21,8 @@ import torch
 
 from lamella import backend as K
 from lamella.backend import config
+from lamella.engine import batches
 from lamella.engine import data as data_utils
-from lamella.engine import training
 from lamella.layers import Dense, Embedding, Flatten, Input
 from lamella.models import Model, Sequential
 
@@ -276,13 +276,13 @@ def test_fit_streams_a_memory_map_over_the_budget(tmp_path: Path, monkeypatch) -
     np.save(tmp_path / "x.npy", X)
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     made = []
-    original = training.StreamedBatches.__init__
+    original = batches.StreamedBatches.__init__
 
     def spy(self, *args, **kwargs):
         made.append(self)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(training.StreamedBatches, "__init__", spy)
+    monkeypatch.setattr(batches.StreamedBatches, "__init__", spy)
     whole = fitted(regression(), mapped, Y)
     assert not made  # 2 KB: read whole
     K.set_data_budget("1KB")

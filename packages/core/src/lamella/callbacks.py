@@ -1,9 +1,9 @@
 """Callbacks: code that runs at the start and end of training, epochs and batches.
 
 The training loop keeps the running sums of the loss and metrics on the device
-(:class:`EpochStats`) and reads them only when something needs a number: the
-progress bar when it redraws, the epoch logs once per epoch, and batch logs only
-when a callback of yours listens to batches.  So a plain ``fit`` makes no host
+(``lamella.engine.loops.EpochStats``) and reads them only when something needs a
+number: the progress bar when it redraws, the epoch logs once per epoch, and batch
+logs only when a callback of yours listens to batches.  So a plain ``fit`` makes no host
 synchronisation per batch.
 
 The Keras 1 callbacks users pass to ``fit`` (ModelCheckpoint, EarlyStopping,
@@ -22,48 +22,17 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from lamella import backend
 from lamella.utils.generic_utils import Progbar
 
+if TYPE_CHECKING:
+    from lamella.engine.loops import EpochStats
+
 Logs = dict[str, Any]
-
-
-class EpochStats:
-    """Running batch-size-weighted sums of the reported values, kept on the device."""
-
-    def __init__(self, names: list[str]):
-        self.names = names
-        self.reset()
-
-    def reset(self) -> None:
-        self.totals: torch.Tensor | None = None
-        self.seen = 0
-        self.batches: list[torch.Tensor] = []
-
-    def add(self, values: torch.Tensor, size: int) -> None:
-        if self.totals is None:
-            self.totals = values * size
-        else:
-            self.totals = torch.add(self.totals, values, alpha=size)
-        self.seen += size
-        self.batches.append(values)  # a reference, not a copy: read only if the loss breaks
-
-    def first_nonfinite(self) -> tuple[int, float]:
-        """The first batch whose loss was NaN or infinite, and that loss."""
-        losses = torch.stack([values[0] for values in self.batches])
-        bad = (~torch.isfinite(losses)).nonzero()
-        index = int(bad[0, 0]) if len(bad) else -1
-        return index, float(losses[index]) if index >= 0 else float("nan")
-
-    def averages(self) -> dict[str, float]:
-        if self.totals is None:
-            return {}
-        return dict(zip(self.names, (self.totals / self.seen).tolist(), strict=True))
 
 
 class Callback:
@@ -176,7 +145,15 @@ class BaseLogger(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints ``Epoch i/N`` and Keras's progress bar (verbose 1) or epoch line (verbose 2)."""
+    """Prints ``Epoch i/N`` and Keras's progress bar (verbose 1) or epoch line (verbose 2).
+
+    ``fit`` adds one when its ``verbose`` is not 0.
+
+    Args:
+        verbose: 1 for the progress bar, 2 for one line per epoch (default 1);
+            the ``verbose`` that ``fit`` was given replaces it when training
+            starts.
+    """
 
     stats: EpochStats | None = None
 
@@ -278,6 +255,24 @@ class ModelCheckpoint(_MonitorCallback):
     written only when ``monitor`` improves.  Files go through ``model.save`` /
     ``model.save_weights``, so the file's ending picks the format (``.h5`` needs
     lamella-io-hdf5); a format that cannot be written fails before the first epoch.
+
+    Args:
+        filepath: Where to save: a path, which may hold ``{epoch}`` and the names
+            of the epoch logs as format fields.
+        monitor: The name of the quantity watched in the epoch logs (default
+            ``'val_loss'``, which needs validation data).
+        verbose: 1 to print a line at each save (and, with ``save_best_only``,
+            at each epoch that did not improve), 0 for silence (default 0).
+        save_best_only: Whether to save only when ``monitor`` beats the best
+            value seen so far (default False: save every ``period`` epochs).
+        save_weights_only: Whether to save only the weights
+            (``model.save_weights``) rather than the whole model (default False).
+        mode: ``'min'`` (lower is better), ``'max'``, or ``'auto'`` (the
+            default): ``'max'`` for a name that contains ``'acc'`` or starts with
+            ``'fmeasure'``, ``'min'`` otherwise. Another value warns and means
+            ``'auto'``.
+        period: How many epochs pass between two checks (default 1: every
+            epoch).
     """
 
     missing = "Can save best model only with %s available, skipping."
@@ -358,6 +353,21 @@ class EarlyStopping(_MonitorCallback):
     As in Keras 1, ``patience`` epochs without improvement are tolerated and training
     stops at the next one.  ``restore_best_weights`` (from Keras 2.2.3) puts back the
     weights of the best epoch when it stops.
+
+    Args:
+        monitor: The name of the quantity watched in the epoch logs (default
+            ``'val_loss'``, which needs validation data).
+        min_delta: The smallest change of ``monitor`` that counts as an
+            improvement, in either direction (its absolute value is used; default
+            0).
+        patience: How many epochs without improvement are tolerated (default 0).
+        verbose: 1 to print the epoch it stopped at, 0 for silence (default 0).
+        mode: ``'min'`` (lower is better), ``'max'``, or ``'auto'`` (the
+            default): ``'max'`` for a name that contains ``'acc'`` or starts with
+            ``'fmeasure'``, ``'min'`` otherwise. Another value warns and means
+            ``'auto'``.
+        restore_best_weights: Whether to put back the weights of the best epoch
+            when training stops early (default False: keep the last ones).
     """
 
     missing = "Early stopping requires %s available!"
@@ -408,7 +418,12 @@ class EarlyStopping(_MonitorCallback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets the learning rate to ``schedule(epoch)`` (0-based) at the start of each epoch."""
+    """Sets the learning rate to ``schedule(epoch)`` (0-based) at the start of each epoch.
+
+    Args:
+        schedule: A function of the epoch index, counted from 0, that returns the
+            learning rate as a float.
+    """
 
     def __init__(self, schedule: Callable[[int], float]):
         super().__init__()
@@ -433,6 +448,22 @@ class ReduceLROnPlateau(_MonitorCallback):
     ``epsilon`` the next one lowers the rate (never below ``min_lr``), then
     ``cooldown`` epochs pass before counting again.  Each epoch's rate is logged
     as ``lr`` (so History and CSVLogger record it).
+
+    Args:
+        monitor: The name of the quantity watched in the epoch logs (default
+            ``'val_loss'``, which needs validation data).
+        factor: What the learning rate is multiplied by, below 1 (default 0.1).
+        patience: How many epochs without improvement are tolerated (default 10).
+        verbose: 1 to print a line when it acts, 0 for silence (default 0).
+        mode: ``'min'`` (lower is better), ``'max'``, or ``'auto'`` (the
+            default): ``'max'`` for a name that contains ``'acc'`` or starts with
+            ``'fmeasure'``, ``'min'`` otherwise. Another value warns and means
+            ``'auto'``.
+        epsilon: The smallest change of ``monitor`` that counts as an
+            improvement (default 1e-4).
+        cooldown: How many epochs to wait after a reduction before counting
+            epochs without improvement again (default 0).
+        min_lr: The learning rate is never lowered below this (default 0).
     """
 
     missing = "Learning Rate Plateau Reducing requires %s available!"
@@ -494,6 +525,12 @@ class CSVLogger(Callback):
     Each row is written and the file closed as the epoch ends, so a crash or an
     interrupt keeps every finished epoch.  ``append`` continues an existing file
     (without a second header).
+
+    Args:
+        filename: The path of the CSV file.
+        separator: The string between two values of a row (default ``','``).
+        append: Whether to add to an existing file instead of starting it afresh
+            (default False).
     """
 
     rank_zero_only = True
@@ -533,6 +570,21 @@ class LambdaCallback(Callback):
     Only the hooks you give are installed (on the instance), so a LambdaCallback
     without batch functions keeps the training loop free of per-batch work.
     Extra keyword arguments become attributes, as in Keras.
+
+    Args:
+        on_epoch_begin: Called with ``(epoch, logs)`` as each epoch starts
+            (default None: nothing).
+        on_epoch_end: Called with ``(epoch, logs)`` as each epoch ends
+            (default None: nothing).
+        on_batch_begin: Called with ``(batch, logs)`` before each batch
+            (default None: nothing).
+        on_batch_end: Called with ``(batch, logs)`` after each batch
+            (default None: nothing).
+        on_train_begin: Called with ``(logs)`` as training starts
+            (default None: nothing).
+        on_train_end: Called with ``(logs)`` as training ends
+            (default None: nothing).
+        **kwargs: Set as attributes of the callback.
     """
 
     def __init__(
@@ -578,6 +630,14 @@ class RemoteMonitor(Callback):
     The body is ``field=<JSON of {'epoch': epoch, **logs}>``, form-encoded as
     Keras's ``requests.post(url, {field: json})`` sent it.  A server that cannot be
     reached gives a warning; training goes on.  Uses only the standard library.
+
+    Args:
+        root: The server's address (default ``'http://localhost:9000'``).
+        path: The path on that server the logs are sent to (default
+            ``'/publish/epoch/end/'``).
+        field: The name of the form field that holds the JSON (default
+            ``'data'``).
+        headers: HTTP headers added to each request (default: none).
     """
 
     rank_zero_only = True
@@ -629,6 +689,15 @@ class TensorBoard(Callback):
     with ``write_images``, each 2-D weight as a grayscale image).  ``write_graph``
     writes the model's architecture (its Keras JSON) as text: TensorBoard's graph
     view needs a traced graph, which a callback cannot build without inputs.
+
+    Args:
+        log_dir: The folder the event files go to, which TensorBoard is pointed
+            at (default ``'./logs'``).
+        histogram_freq: How many epochs between two sets of weight histograms
+            (default 0: none).
+        write_graph: Whether to write the model's architecture (default True).
+        write_images: Whether to write each 2-D weight as an image along with
+            its histogram (default False).
     """
 
     rank_zero_only = True

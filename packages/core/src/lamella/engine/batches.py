@@ -1,8 +1,8 @@
-"""Where training batches come from: slices of device tensors, arrays streamed from
-the host (or a file), or a generator.
+"""Where batches come from: slices of device tensors, arrays streamed from the host
+(or a file), or a generator; and where ``predict``'s outputs go.
 
-Every source yields ``(size, inputs, targets, weights)`` for one epoch at a time,
-so the training loop does not care which one feeds it.
+Every source yields ``(size, inputs, targets, weights)`` for one epoch at a time and
+has a ``close()``, so the loops do not care which one feeds them.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ class ArrayBatches:
         first, second = self.split
         batch = [c.index_select(0, rows) if c is not None else None for c in self.columns]
         return len(rows), batch[:first], batch[first:second], batch[second:]
+
+    def close(self) -> None:
+        """Nothing to stop: the batches are slices of tensors already there."""
 
 
 class Prefetcher:
@@ -335,6 +338,24 @@ class HostOutputs:
         return arrays
 
 
+class JoinedOutputs:
+    """Outputs kept batch by batch on the device and joined at the end: for
+    ``predict_generator``, whose sample count is not known before, and data parallel
+    ``predict``, which gathers them from every process."""
+
+    def __init__(self) -> None:
+        self.chunks: list[list[torch.Tensor]] = []
+
+    def add(self, size: int, outputs: list[torch.Tensor]) -> None:
+        self.chunks.append(outputs)
+
+    def joined(self) -> list[torch.Tensor]:
+        return [torch.cat(parts) for parts in zip(*self.chunks, strict=True)]
+
+    def result(self) -> list[np.ndarray]:
+        return [_host(part) for part in self.joined()]
+
+
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     if dtype in (torch.bfloat16, torch.float16):
         return np.dtype("float32")
@@ -345,18 +366,6 @@ def _host(tensor: torch.Tensor) -> np.ndarray:
     if tensor.dtype in (torch.bfloat16, torch.float16):
         tensor = tensor.float()
     return tensor.detach().cpu().numpy()
-
-
-def unpack(item: Any, what: str) -> tuple[Any, Any, Any]:
-    """``(x, y)`` or ``(x, y, sample_weight)`` from one generator item."""
-    if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-        raise ValueError(
-            f"{what}: the generator must yield (x, y) or (x, y, sample_weight) tuples, got "
-            f"{type(item).__name__}"
-            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
-        )
-    x, y, *rest = item
-    return x, y, rest[0] if rest else None
 
 
 @dataclass(frozen=True)
@@ -373,6 +382,66 @@ class Quota:
         if self.steps is not None:
             return f"{steps} of {self.steps} steps"
         return f"{samples} of {self.samples} samples"
+
+
+def quota(source: Any, samples: int | None, argument: str, steps: int | None) -> Quota:
+    """An epoch's share of a generator: ``steps`` batches (Keras 2), else ``samples``
+    (given as ``argument``, or the length of a DataLoader's dataset)."""
+    if steps is None:
+        return Quota(samples=_samples_in(source, samples, argument))
+    if samples is not None:
+        raise TypeError(f"give {argument} (Keras 1) or steps (Keras 2), not both")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive number of batches, got {steps!r}")
+    return Quota(steps=steps)
+
+
+def _samples_in(source: Any, given: int | None, argument: str) -> int:
+    if given is not None:
+        if given < 1:
+            raise ValueError(f"{argument} must be a positive number of samples, got {given}")
+        return int(given)
+    dataset = getattr(source, "dataset", None)
+    if dataset is not None and hasattr(dataset, "__len__"):
+        if not len(dataset):
+            raise ValueError(f"{argument}: the DataLoader's dataset is empty (0 samples)")
+        return len(dataset)
+    raise ValueError(f"{argument} is needed: the generator gives no way to count its samples")
+
+
+class DrawnBatches:
+    """One pass over a generator for ``evaluate_generator`` and ``predict_generator``:
+    ``quota``'s worth of items, prepared on ``Prefetcher`` threads, or fewer if it ends.
+
+    ``prepare`` turns an item into a batch; unlike training, the generator is not
+    started again.
+    """
+
+    count = None  # not known before the pass
+
+    def __init__(
+        self,
+        source: Iterable[Any],
+        prepare: Callable[[Any], Batch],
+        quota: Quota,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+    ):
+        self.quota = quota
+        self.feeder = Prefetcher(source, prepare, max_q_size, nb_worker)
+
+    def epoch(self) -> Iterator[Batch]:
+        seen = steps = 0
+        while not self.quota.reached(seen, steps):
+            try:
+                batch = self.feeder.get()
+            except StopIteration:
+                return
+            yield batch
+            seen, steps = seen + batch[0], steps + 1
+
+    def close(self) -> None:
+        self.feeder.close()
 
 
 class GeneratorBatches:

@@ -1,6 +1,7 @@
 """Turning what users pass to ``fit``/``predict`` into checked tensors on the device.
 
-Two paths, chosen per call by :func:`streams`:
+:class:`DataPlan` does it for one model's inputs and outputs, and gives a call's
+:class:`Data`.  Two paths, chosen per call by :meth:`DataPlan.streaming`:
 
 - **Whole on the device** (the fast path): arrays are converted and moved once per
   call; batches are then index slices of those tensors.  Every check runs before
@@ -13,18 +14,24 @@ Two paths, chosen per call by :func:`streams`:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import mmap
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from lamella.backend.config import AUTO_DATA_SHARE, data_budget, torch_dtype
 from lamella.utils.messages import quoted
+
+if TYPE_CHECKING:
+    from lamella.engine.objectives import OutputObjective
 
 Shape = tuple[int | None, ...]
 
@@ -499,3 +506,374 @@ class DerivedColumn:
 
     def __getitem__(self, rows: slice) -> DerivedColumn:
         return DerivedColumn(self.source[rows], self.derive)
+
+
+# -- one model's data: what fit, evaluate and predict are given, checked and converted ------
+
+
+@dataclass
+class Data:
+    """A call's inputs, targets and sample weights, one entry per model input and output
+    (``None`` for an output without weights): tensors on ``device``, or columns left where
+    they are when ``streamed``."""
+
+    inputs: list[Any]
+    targets: list[Any]
+    weights: list[Any]
+    device: torch.device
+    streamed: bool = False
+
+    @property
+    def columns(self) -> tuple[list[Any], list[Any], list[Any]]:
+        return self.inputs, self.targets, self.weights
+
+    def samples(self) -> int:
+        """The number of samples, the same in every array (else an error)."""
+        return check_lengths(
+            {"input": self.inputs, "target": self.targets, "sample_weight": self.weights}
+        )
+
+    def split(self, fraction: float) -> tuple[Data, Data]:
+        """Keras's ``validation_split``: the last ``fraction`` of the samples is the
+        validation data, cut before any shuffling."""
+        n_in, n_out = len(self.inputs), len(self.targets)
+
+        def cut(part: list[Any]) -> Data:
+            inputs, targets, weights = part[:n_in], part[n_in : n_in + n_out], part[n_in + n_out :]
+            return Data(inputs, targets, weights, self.device, self.streamed)
+
+        head, tail = split_tail([*self.inputs, *self.targets, *self.weights], fraction)
+        return cut(head), cut(tail)
+
+    def warn_scattered_reads(self) -> None:
+        """One warning when ``shuffle=True`` makes an HDF5 file (or a similar array-like)
+        read every batch's rows at scattered places."""
+        scattered = sorted(
+            {
+                type(column.value).__name__
+                for column in [*self.inputs, *self.targets, *self.weights]
+                if isinstance(column, HostColumn) and column.scattered
+            }
+        )
+        if scattered:
+            warnings.warn(
+                f"fit: shuffle=True reads each batch's rows from scattered places of "
+                f"{', '.join(scattered)} data (in increasing order, as h5py requires): an "
+                "HDF5 file then reads every row on its own, often many times slower than "
+                "shuffle='batch', which reads each batch as one contiguous slice (Keras 1's "
+                "advice for HDF5Matrix)",
+                stacklevel=3,
+            )
+
+
+def unpack(item: Any, what: str) -> tuple[Any, Any, Any]:
+    """``(x, y)`` or ``(x, y, sample_weight)`` from one generator item."""
+    if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+        raise ValueError(
+            f"{what}: the generator must yield (x, y) or (x, y, sample_weight) tuples, got "
+            f"{type(item).__name__}"
+            + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
+        )
+    x, y, *rest = item
+    return x, y, rest[0] if rest else None
+
+
+def require_samples(call: str, count: int) -> int:
+    """An empty dataset would train or score nothing (a NaN loss) and look like success."""
+    if not count:
+        raise ValueError(f"{call}: got 0 samples (empty arrays): there is nothing to compute")
+    return count
+
+
+def _checked(
+    checks: Sequence[Callable[[torch.Tensor, str], None]], name: str, batch: torch.Tensor
+) -> torch.Tensor:
+    for check in checks:
+        check(batch, name)
+    return batch
+
+
+class DataPlan:
+    """How one model takes data: each input's and output's conversion and checks.
+
+    The model's inputs and outputs give the names, dtypes and shapes; its compiled
+    objectives say which targets are class indices and which weights are temporal.
+    """
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.device: torch.device = model.device
+
+    # -- the whole call ---------------------------------------------------------------
+
+    def streaming(self, stream: bool | None, *groups: tuple[Any, Any, Any] | None) -> bool:
+        """Whether this call streams its data: ``stream`` if given, else whether the data
+        of ``groups`` (``(x, y, sample_weight)`` tuples, or ``None``) passes the memory
+        budget or is read from files."""
+        if stream is not None:
+            return stream
+        model = self.model
+        entries: list[tuple[Any, torch.dtype]] = []
+        for group in groups:
+            if group is None:
+                continue
+            x, y, sample_weight = group
+            values = as_list(x, model.input_names, "input")
+            entries += [
+                (v, torch_dtype(s.dtype)) for v, s in zip(values, model.inputs, strict=True)
+            ]
+            if y is not None:
+                values = as_list(y, model.output_names, "target")
+                for value, objective in zip(values, model.objectives, strict=True):
+                    entries.append((value, torch.long if objective.sparse else torch_dtype(None)))
+            if sample_weight is not None:
+                values = as_list(
+                    sample_weight, model.output_names, "sample_weight", allow_none=True
+                )
+                entries += [(v, torch_dtype(None)) for v in values]
+        return streams(entries, self.device)
+
+    def data(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, streaming: bool) -> Data:
+        """Inputs, targets and weights: device tensors, or columns to stream."""
+        if streaming:
+            targets = self.target_columns(y)
+            weights = self.weight_columns(sample_weight, class_weight, targets)
+            return Data(self.input_columns(x), targets, weights, self.device, True)
+        inputs = self.inputs(x)
+        targets = self.targets(y)
+        weights = self.weights(sample_weight, class_weight, targets)
+        return Data(inputs, targets, weights, self.device)
+
+    def input_data(self, x: Any, streaming: bool) -> Data:
+        """The inputs alone (``predict``)."""
+        inputs = self.input_columns(x) if streaming else self.inputs(x)
+        return Data(inputs, [], [], self.device, streaming)
+
+    def fit_data(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        class_weight: Any,
+        validation_data: tuple[Any, Any, Any] | None,
+        validation_split: float,
+        streaming: bool,
+    ) -> tuple[Data, Data | None]:
+        """``fit``'s training data and its validation data (given, or split off)."""
+        data = self.data(x, y, sample_weight, class_weight, streaming)
+        require_samples("fit", data.samples())
+        validation = None
+        if validation_data is not None:
+            validation = self.data(*validation_data, None, streaming)
+            check_lengths(
+                {"validation input": validation.inputs, "validation target": validation.targets}
+            )
+        elif validation_split:
+            data, validation = data.split(validation_split)
+        if not int(data.inputs[0].shape[0]):
+            raise ValueError(
+                f"fit: validation_split={validation_split} leaves no samples to train on"
+            )
+        return data, validation
+
+    def batch(self, item: Any, what: str, class_weight: Any = None) -> Any:
+        """One generator item as a batch of device tensors, checked like fit's arrays;
+        ``class_weight`` (one ``{class: weight}`` for every output) weighs the outputs
+        the item gives no sample weights for."""
+        x, y, sample_weight = unpack(item, what)
+        inputs = self.inputs(x)
+        targets = self.targets(y)
+        weights = self.weights(sample_weight, None, targets)
+        size = check_lengths({"input": inputs, "target": targets, "sample_weight": weights})
+        if class_weight:
+            weights = [
+                w if w is not None else class_weights(t, class_weight, objective)
+                for w, t, objective in zip(weights, targets, self.model.objectives, strict=True)
+            ]
+        return size, inputs, targets, weights
+
+    # -- inputs -----------------------------------------------------------------------
+
+    def inputs(self, x: Any) -> list[torch.Tensor]:
+        model, device = self.model, self.device
+        values = as_list(x, model.input_names, "input")
+        tensors = []
+        for value, name, source in zip(values, model.input_names, model.inputs, strict=True):
+            checks = self.input_checks(source)
+            if not checks:
+                tensors.append(to_tensor(value, f"input {name}", source.dtype, device))
+                continue
+            # Checked where the data is (host data on the host), then moved.
+            here = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
+            tensor = to_tensor(value, f"input {name}", source.dtype, here)
+            for check in checks:
+                check(tensor, f"input {name}")
+            tensors.append(to_tensor(tensor, f"input {name}", source.dtype, device))
+        tensors = [column(t) for t in tensors]
+        check_shapes(tensors, model.input_names, model.internal_input_shapes, "input")
+        return tensors
+
+    def input_columns(self, x: Any) -> list[HostColumn]:
+        """The inputs left where they are, for streaming; each batch gets the whole-array
+        checks of the fast path (an Embedding's index range) as it is read."""
+        model = self.model
+        values = as_list(x, model.input_names, "input")
+        columns = []
+        for value, name, source in zip(values, model.input_names, model.inputs, strict=True):
+            checks = self.input_checks(source)
+            prepare = functools.partial(_checked, checks, f"input {name}") if checks else None
+            dtype = torch_dtype(source.dtype)
+            columns.append(HostColumn(value, f"input {name}", dtype, prepare))
+        check_shapes(columns, model.input_names, model.internal_input_shapes, "input")
+        return columns
+
+    def input_checks(self, source: Any) -> list[Callable[[torch.Tensor, str], None]]:
+        """The whole-array checks of the layers of this model fed straight from ``source``
+        (an Embedding's index range): run once per call, before any batch, because a
+        bad index on CUDA is a device-side assert that names nothing."""
+        return [
+            check
+            for node in source.layer.outbound_nodes
+            if (check := getattr(node.outbound_layer, "check_input_data", None)) is not None
+            and any(node is own for own in self.model._nodes)
+        ]
+
+    # -- targets ----------------------------------------------------------------------
+
+    def targets(self, y: Any) -> list[torch.Tensor]:
+        values = as_list(y, self.model.output_names, "target")
+        tensors = []
+        for value, objective in zip(values, self.model.objectives, strict=True):
+            name = f"target {objective.output_name}"
+            if objective.sparse:
+                tensor = class_indices(value, name, objective.output_shape[-1], self.device)
+            else:
+                tensor = column(to_tensor(value, name, None, self.device))
+            check_target(tensor, objective)
+            tensors.append(tensor)
+        return tensors
+
+    def target_columns(self, y: Any) -> list[HostColumn]:
+        values = as_list(y, self.model.output_names, "target")
+        columns = []
+        for value, objective in zip(values, self.model.objectives, strict=True):
+            name = f"target {objective.output_name}"
+            if objective.sparse:
+                check = functools.partial(
+                    check_class_indices, name=name, classes=objective.output_shape[-1]
+                )
+                host = HostColumn(value, name, torch.float64, check, as_column=False)
+            else:
+                host = HostColumn(value, name, torch_dtype(None))
+            check_target(host, objective)
+            columns.append(host)
+        return columns
+
+    # -- sample and class weights -----------------------------------------------------
+
+    def weights(
+        self, sample_weight: Any, class_weight: Any, targets: list[torch.Tensor]
+    ) -> list[torch.Tensor | None]:
+        weights: list[torch.Tensor | None] = []
+        for value, per_class, target, objective in self._weight_sources(
+            sample_weight, class_weight, targets
+        ):
+            if value is not None:
+                tensor = to_tensor(value, "sample_weight", None, self.device)
+                weights.append(check_sample_weight(tensor, objective))
+            elif per_class:
+                weights.append(class_weights(target, per_class, objective))
+            else:
+                weights.append(None)
+        return weights
+
+    def weight_columns(
+        self, sample_weight: Any, class_weight: Any, targets: list[HostColumn]
+    ) -> list[Any]:
+        columns: list[Any] = []
+        for value, per_class, target, objective in self._weight_sources(
+            sample_weight, class_weight, targets
+        ):
+            if value is not None:
+                host = HostColumn(value, "sample_weight", torch_dtype(None), as_column=False)
+                columns.append(check_sample_weight(host, objective))
+            elif per_class:
+                derive = functools.partial(
+                    class_weights, class_weight=per_class, objective=objective
+                )
+                columns.append(DerivedColumn(target, derive))
+            else:
+                columns.append(None)
+        return columns
+
+    def _weight_sources(
+        self, sample_weight: Any, class_weight: Any, targets: list[Any]
+    ) -> Iterator[tuple[Any, Any, Any, OutputObjective]]:
+        """Per output: its sample weights as given, its class weights, target, objective."""
+        names = self.model.output_names
+        given = as_list(sample_weight, names, "sample_weight", allow_none=True)
+        classes = (
+            as_list(class_weight, names, "class_weight", allow_none=True)
+            if isinstance(class_weight, Mapping)
+            and set(class_weight) <= set(names)
+            and class_weight
+            else [class_weight] * len(names)
+        )
+        return zip(given, classes, targets, self.model.objectives, strict=True)
+
+
+def check_target(target: Any, objective: OutputObjective) -> None:
+    """``target`` (a tensor or a streamed column) must have the output's shape."""
+    shape = objective.output_shape
+    name = objective.output_name
+    rank = len(target.shape)
+    if objective.sparse:
+        fits = rank in (len(shape) - 1, len(shape)) and (
+            rank == len(shape) - 1 or target.shape[-1] == 1
+        )
+        expected = f"class indices of shape {(*shape[:-1], 1)}"
+    else:
+        fits = rank == len(shape) and all(
+            e is None or e == g for e, g in zip(shape[1:], target.shape[1:], strict=True)
+        )
+        expected = f"shape {shape}"
+    if not fits:
+        loss_name = getattr(objective.loss, "__name__", "the loss")
+        hint = ""
+        if (
+            loss_name == "categorical_crossentropy"
+            and rank >= 1
+            and (rank == 1 or target.shape[-1] == 1)
+        ):
+            hint = (
+                "; for integer class labels use loss='sparse_categorical_crossentropy' "
+                "or one-hot them with lamella.utils.np_utils.to_categorical"
+            )
+        raise ValueError(
+            f"Error when checking model target: output {name} with loss {loss_name} "
+            f"expects {expected}, but got an array with shape {tuple(target.shape)}{hint}"
+        )
+
+
+def check_sample_weight(weights: Any, objective: OutputObjective) -> Any:
+    rank = len(weights.shape)
+    if objective.temporal and rank != 2:
+        raise ValueError(
+            "sample_weight_mode='temporal' needs 2D sample weights "
+            f"(samples, timesteps), got shape {tuple(weights.shape)}"
+        )
+    if not objective.temporal and rank != 1:
+        raise ValueError(
+            "sample_weight must be 1D (one weight per sample) unless compile() "
+            f"got sample_weight_mode='temporal'; got shape {tuple(weights.shape)}"
+        )
+    return weights
+
+
+def class_weights(
+    target: torch.Tensor, class_weight: Mapping[Any, float], objective: OutputObjective
+) -> torch.Tensor:
+    """One output's per-sample weights from ``{class: weight}``."""
+    classes = objective.output_shape[-1] if objective.sparse else None
+    name = f"target {objective.output_name}"
+    return class_weights_to_samples(target, class_weight, classes, name, objective.sparse)

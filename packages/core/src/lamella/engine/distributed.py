@@ -1,30 +1,38 @@
-"""Data-parallel ``fit``/``evaluate``/``predict`` across processes started by ``torchrun``.
+"""How a call runs: in one process, or data parallel across processes started by ``torchrun``.
+
+``fit``, ``evaluate`` and ``predict`` ask :func:`choose` once per call for a strategy,
+:class:`SingleProcess` or :class:`DataParallel`, and leave every difference between the
+two to it: which batches this process runs, the sums added up over processes, who
+prints, and the training steps' forward through ``DistributedDataParallel``.  A single
+process pays nothing per batch.
 
 Data parallel is on when ``torch.distributed`` is initialised with more than one
 process, or when ``LAMELLA_DISTRIBUTED=1`` and torchrun's variables are set (lamella
 then initialises the process group itself: NCCL on CUDA, one device per local
 rank; gloo on CPU).  ``LAMELLA_DISTRIBUTED=0`` keeps every process on its own.
-The loops ask :func:`active` once per call, so a single process pays nothing per batch.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from lamella.backend.config import device as default_device
-from lamella.callbacks import Callback, EpochStats
-from lamella.engine.batches import ArrayBatches, Batch
+from lamella.callbacks import Callback
+from lamella.engine.batches import ArrayBatches, Batch, HostOutputs, JoinedOutputs, StreamedBatches
+from lamella.engine.data import Data
+
+if TYPE_CHECKING:
+    from lamella.engine.loops import EpochStats
 
 
 def active() -> bool:
@@ -87,11 +95,6 @@ def _release_process_group() -> None:
 
 def rank() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def verbosity(verbose: int) -> int:
-    """Only rank 0 prints."""
-    return verbose if rank() == 0 else 0
 
 
 def for_this_rank(callbacks: Sequence[Callback]) -> list[Callback]:
@@ -189,19 +192,185 @@ class _TrainingForward(torch.nn.Module):
         return self.model._forward(inputs)
 
 
-def data_parallel(model: Any) -> None:
-    """Route the model's training steps through DistributedDataParallel (until :func:`release`).
+class GatheredOutputs(JoinedOutputs):
+    """``predict``'s outputs of this rank's share, then the rows of every rank, in order."""
 
-    Wrapping broadcasts rank 0's weights and buffers, so every rank starts equal.
-    Evaluation and prediction keep the plain model (no collectives per batch).
+    def __init__(self, count: int):
+        super().__init__()
+        self.count = count
+
+    def joined(self) -> list[torch.Tensor]:
+        return [gather(part, self.count) for part in super().joined()]
+
+
+class _NoRows:
+    """An empty share's one batch of no rows: the rank still takes part in the gather."""
+
+    count = 0
+
+    def __init__(self, inputs: list[torch.Tensor]):
+        self.inputs = inputs
+
+    def epoch(self) -> Iterator[Batch]:
+        yield 0, [t[:0] for t in self.inputs], [], []
+
+    def close(self) -> None:
+        pass
+
+
+class Strategy(Protocol):
+    """What differs between one process and data parallel, asked of one object per call."""
+
+    #: Whether ``model.stop_training`` ends an epoch at once (else at the epoch's end).
+    stops_mid_epoch: bool
+
+    def verbosity(self, verbose: int) -> int:
+        """The verbosity this process prints with."""
+        ...
+
+    def callbacks(self, callbacks: Sequence[Callback] | None) -> list[Callback]:
+        """The callbacks this process runs."""
+        ...
+
+    def stream(self, call: str, stream: bool | None) -> bool | None:
+        """``stream`` as this strategy allows it (``None``: decide by the data)."""
+        ...
+
+    def train_batches(self, data: Data, batch_size: int, shuffle: bool | str) -> Any:
+        """The training batches this process runs, reshuffled every epoch."""
+        ...
+
+    def test_batches(self, data: Data, batch_size: int) -> Any:
+        """The batches this process evaluates, in order."""
+        ...
+
+    def predict_batches(self, data: Data, batch_size: int) -> Any:
+        """The batches this process predicts, in order."""
+        ...
+
+    def outputs(self, count: int) -> Any:
+        """Where ``predict`` gathers the outputs of ``count`` samples."""
+        ...
+
+    def reduce(self, stats: EpochStats, device: torch.device) -> None:
+        """Make ``stats`` the sums over all processes."""
+        ...
+
+    def any_process(self, flag: bool, device: torch.device) -> bool:
+        """``flag``, true everywhere when it is true in one process."""
+        ...
+
+    def training(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        """The block in which ``model`` trains."""
+        ...
+
+
+class SingleProcess:
+    """Everything in this process: all of the data, the values as computed."""
+
+    stops_mid_epoch = True
+
+    def verbosity(self, verbose: int) -> int:
+        return verbose
+
+    def callbacks(self, callbacks: Sequence[Callback] | None) -> list[Callback]:
+        return list(callbacks or [])
+
+    def stream(self, call: str, stream: bool | None) -> bool | None:
+        return stream
+
+    def train_batches(self, data: Data, batch_size: int, shuffle: bool | str) -> Any:
+        if data.streamed:
+            return StreamedBatches(*data.columns, batch_size, shuffle, data.device)
+        return ArrayBatches(*data.columns, batch_size, shuffle)
+
+    def test_batches(self, data: Data, batch_size: int) -> Any:
+        return self.train_batches(data, batch_size, False)
+
+    def predict_batches(self, data: Data, batch_size: int) -> Any:
+        return self.train_batches(data, batch_size, False)
+
+    def outputs(self, count: int) -> Any:
+        return HostOutputs(count)
+
+    def reduce(self, stats: EpochStats, device: torch.device) -> None:
+        pass
+
+    def any_process(self, flag: bool, device: torch.device) -> bool:
+        return flag
+
+    def training(self, model: Any) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+
+class DataParallel:
+    """Each rank its share of the data; sums all-reduced; rank 0 prints; steps through DDP.
+
+    Data is always whole on each device.  A stop asked for mid-epoch waits for the
+    epoch's end, since all ranks must run the same number of steps.
     """
-    device = model.device
-    ddp = DistributedDataParallel(
-        _TrainingForward(model), device_ids=[device] if device.type == "cuda" else None
-    )
-    objective = functools.partial(model._objective, forward=ddp)
-    model._train_objective = model._acceleration.wrap(objective)
+
+    stops_mid_epoch = False
+
+    def verbosity(self, verbose: int) -> int:
+        """Only rank 0 prints."""
+        return verbose if rank() == 0 else 0
+
+    def callbacks(self, callbacks: Sequence[Callback] | None) -> list[Callback]:
+        return for_this_rank(callbacks or [])
+
+    def stream(self, call: str, stream: bool | None) -> bool | None:
+        if stream:
+            raise ValueError(f"{call}: stream=True is not available in data parallel runs")
+        return False
+
+    def train_batches(self, data: Data, batch_size: int, shuffle: bool | str) -> Any:
+        return ShardedBatches(*data.columns, batch_size, shuffle)
+
+    def test_batches(self, data: Data, batch_size: int) -> Any:
+        """A contiguous share of the rows per rank."""
+        n_in, n_out = len(data.inputs), len(data.targets)
+        columns = shard([*data.inputs, *data.targets, *data.weights])
+        inputs, targets = columns[:n_in], columns[n_in : n_in + n_out]
+        return ArrayBatches(inputs, targets, columns[n_in + n_out :], batch_size, False)
+
+    def predict_batches(self, data: Data, batch_size: int) -> Any:
+        inputs = shard(data.inputs)
+        source = ArrayBatches(inputs, [], [], batch_size, False)
+        return source if source.count else _NoRows(inputs)
+
+    def outputs(self, count: int) -> Any:
+        """Every rank gets all the rows."""
+        return GatheredOutputs(count)
+
+    def reduce(self, stats: EpochStats, device: torch.device) -> None:
+        reduce_stats(stats, device)
+
+    def any_process(self, flag: bool, device: torch.device) -> bool:
+        return any_rank(flag, device)
+
+    @contextlib.contextmanager
+    def training(self, model: Any) -> Iterator[None]:
+        """Training steps through DistributedDataParallel for the block; wrapping
+        broadcasts rank 0's weights and buffers, so every rank starts equal.  A failed
+        collective is reworded as a lost peer.  Evaluation keeps the plain model."""
+        device = model.device
+        ddp = DistributedDataParallel(
+            _TrainingForward(model), device_ids=[device] if device.type == "cuda" else None
+        )
+        with model._stepping_through(ddp):
+            try:
+                yield
+            except RuntimeError as error:
+                explained = explain_failure(error)
+                if explained is error:
+                    raise
+                raise explained from error
 
 
-def release(model: Any) -> None:
-    model._train_objective = model._objective_step
+_SINGLE = SingleProcess()
+
+
+def choose() -> Strategy:
+    """The strategy of one call (see :func:`active`)."""
+    return DataParallel() if active() else _SINGLE

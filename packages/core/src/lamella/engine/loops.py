@@ -1,25 +1,75 @@
-"""The training loop shared by ``fit`` and ``fit_generator``: epochs, batches, callbacks."""
+"""The loops: training (epochs, batches, callbacks), evaluation and prediction.
+
+Each runs over a batch source (``batches.py``: ``epoch()`` yields ``(size, inputs,
+targets, weights)``) with the model's steps; what differs between one process and
+data parallel comes from the call's strategy (``distributed.choose``).
+"""
 
 from __future__ import annotations
 
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import torch
 
 from lamella.backend.state import learning_phase_scope
-from lamella.callbacks import Callback, CallbackList, EpochStats, History, ProgbarLogger
-from lamella.engine import distributed, modes
+from lamella.callbacks import Callback, CallbackList, History, ProgbarLogger
+from lamella.engine import modes
 from lamella.engine.batches import Batch
+from lamella.utils.generic_utils import Progbar
+
+if TYPE_CHECKING:
+    from lamella.engine.distributed import Strategy
 
 
 class BatchSource(Protocol):
+    count: int | None
+
     def epoch(self) -> Any: ...
+
+
+class EpochStats:
+    """Running batch-size-weighted sums of the reported values, kept on the device."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.reset()
+
+    def reset(self) -> None:
+        self.totals: torch.Tensor | None = None
+        self.seen = 0
+        self.batches: list[torch.Tensor] = []
+
+    def add(self, values: torch.Tensor, size: int) -> None:
+        if self.totals is None:
+            self.totals = values * size
+        else:
+            self.totals = torch.add(self.totals, values, alpha=size)
+        self.seen += size
+        self.batches.append(values)  # a reference, not a copy: read only if the loss breaks
+
+    def first_nonfinite(self) -> tuple[int, float]:
+        """The first batch whose loss was NaN or infinite, and that loss."""
+        losses = torch.stack([values[0] for values in self.batches])
+        bad = (~torch.isfinite(losses)).nonzero()
+        index = int(bad[0, 0]) if len(bad) else -1
+        return index, float(losses[index]) if index >= 0 else float("nan")
+
+    def averages(self) -> dict[str, float]:
+        if self.totals is None:
+            return {}
+        return dict(zip(self.names, (self.totals / self.seen).tolist(), strict=True))
+
+
+# -- training -------------------------------------------------------------------------------
 
 
 def train(
     model: Any,
     source: BatchSource,
+    strategy: Strategy,
     nb_epoch: int,
     verbose: int,
     callbacks: Sequence[Callback] | None,
@@ -29,18 +79,17 @@ def train(
 ) -> History:
     """Run epochs ``initial_epoch .. nb_epoch - 1`` over ``source``; returns the History.
 
-    Data parallel (see :mod:`lamella.engine.distributed`) is decided here once: steps
-    go through DDP, epoch values are summed over ranks, and a stop asked for on any
-    rank (mid-epoch ones included) takes effect on all of them at the epoch's end.
+    In data parallel runs (the ``strategy``), steps go through DDP, epoch values are
+    summed over ranks, and a stop asked for on any rank (mid-epoch ones included) takes
+    effect on all of them at the epoch's end.
     """
-    parallel = distributed.active()
-    if parallel:
-        verbose = distributed.verbosity(verbose)
-        callbacks = distributed.for_this_rank(callbacks or [])
+    model._grad_flags.restore()  # before data parallel wrapping reads them
+    verbose = strategy.verbosity(verbose)
+    callbacks = strategy.callbacks(callbacks)
     names = list(model.metrics_names)
     model.history = History()
     stats = EpochStats(names)
-    everything: list[Callback] = [*(callbacks or []), model.history]
+    everything: list[Callback] = [*callbacks, model.history]
     if verbose:
         everything.append(ProgbarLogger())
     hooks = CallbackList(everything, stats)
@@ -58,27 +107,17 @@ def train(
     model.stop_training = False
     with modes.training(model, "fit"):
         hooks.on_train_begin()
-        if parallel:
-            distributed.data_parallel(model)
-        try:
-            _epochs(model, source, nb_epoch, initial_epoch, hooks, stats, names, validate)
-        except RuntimeError as error:
-            if not parallel:
+        with strategy.training(model):
+            try:
+                _epochs(model, source, strategy, nb_epoch, initial_epoch, hooks, stats, validate)
+            except KeyboardInterrupt:
+                # Ctrl-C stops the program as in Keras 1, with the model usable and the
+                # callbacks' files closed: inference mode first, then on_train_end.
+                model.eval()
+                hooks.on_train_end()
                 raise
-            explained = distributed.explain_failure(error)
-            if explained is error:
-                raise
-            raise explained from error
-        except KeyboardInterrupt:
-            # Ctrl-C stops the program as in Keras 1, with the model usable and the
-            # callbacks' files closed: inference mode first, then on_train_end.
-            model.eval()
-            hooks.on_train_end()
-            raise
-        finally:
-            model.eval()
-            if parallel:
-                distributed.release(model)
+            finally:
+                model.eval()
         hooks.on_train_end()
     return model.history
 
@@ -86,14 +125,15 @@ def train(
 def _epochs(
     model: Any,
     source: BatchSource,
+    strategy: Strategy,
     nb_epoch: int,
     initial_epoch: int,
     hooks: CallbackList,
     stats: EpochStats,
-    names: list[str],
     validate: Callable[[], list[float]] | None,
 ) -> None:
-    parallel = distributed.active()
+    names = stats.names
+    stops_mid_epoch = strategy.stops_mid_epoch
     for epoch in range(initial_epoch, nb_epoch):
         stats.reset()
         hooks.on_epoch_begin(epoch)
@@ -101,17 +141,15 @@ def _epochs(
         with learning_phase_scope(1):
             for index, batch in enumerate(source.epoch()):
                 _train_batch(model, index, batch, hooks, stats, names)
-                if model.stop_training and not parallel:
+                if model.stop_training and stops_mid_epoch:
                     break
-        if parallel:
-            distributed.reduce_stats(stats, model.device)
+        strategy.reduce(stats, model.device)
         logs: dict[str, Any] = stats.averages()
         _report_broken_loss(epoch, logs, stats)
         if validate is not None:
             logs.update((f"val_{n}", v) for n, v in zip(names, validate(), strict=True))
         hooks.on_epoch_end(epoch, logs)
-        if parallel:
-            model.stop_training = distributed.any_rank(model.stop_training, model.device)
+        model.stop_training = strategy.any_process(model.stop_training, model.device)
         if model.stop_training:
             break
 
@@ -147,3 +185,39 @@ def _report_broken_loss(epoch: int, logs: dict[str, Any], stats: EpochStats) -> 
         RuntimeWarning,
         stacklevel=4,
     )
+
+
+# -- evaluation and prediction ----------------------------------------------------------------
+
+
+def evaluate(model: Any, source: BatchSource, strategy: Strategy, verbose: int = 0) -> list[float]:
+    """The loss and metrics over one pass of ``source`` (this process's share), averaged
+    over all processes."""
+    stats = score(model, source, "evaluate", strategy.verbosity(verbose))
+    strategy.reduce(stats, model.device)
+    return list(stats.averages().values())
+
+
+def score(model: Any, source: BatchSource, call: str, verbose: int = 0) -> EpochStats:
+    """The sums of the loss and metrics over one pass of ``source``, in inference mode."""
+    stats = EpochStats(list(model.metrics_names))
+    progbar = Progbar(source.count or 0) if verbose == 1 else None
+    with model._inference_call(call):
+        for size, inputs, targets, weights in source.epoch():
+            stats.add(model._test_step(inputs, targets, weights), size)
+            if progbar is not None:
+                progbar.update(stats.seen)
+    return stats
+
+
+def predict(model: Any, source: BatchSource, outputs: Any, call: str, verbose: int = 0) -> int:
+    """Outputs of one pass of ``source`` into ``outputs``; returns the samples seen."""
+    progbar = Progbar(source.count) if verbose == 1 and source.count else None
+    seen = 0
+    with model._inference_call(call):
+        for size, inputs, _, _ in source.epoch():
+            outputs.add(size, model._predict_batch(inputs))
+            seen += size
+            if progbar is not None:
+                progbar.update(seen)
+    return seen

@@ -4,7 +4,12 @@ The loop is written the way a careful PyTorch user writes one by hand: data is
 moved to the device once per call, batches are index slices of device tensors,
 shuffling is a ``torch.randperm``, and losses and metrics accumulate on the
 device until something must print them.  Data over the memory budget, or read from
-a file, is streamed batch by batch instead (``data.streams``, ``batches.StreamedBatches``).
+a file, is streamed batch by batch instead.
+
+``Model`` owns compiling and the steps (forward, loss, update); each public call
+reads its arguments, then has the data checked and converted (``data.DataPlan``),
+its batches made by the call's strategy (``distributed.choose``: one process or
+data parallel) and runs a loop of ``loops.py``.
 """
 
 from __future__ import annotations
@@ -19,24 +24,13 @@ import numpy as np
 import torch
 
 from lamella.backend.config import device as default_device
-from lamella.backend.config import torch_dtype
 from lamella.backend.state import learning_phase_scope
-from lamella.callbacks import Callback, EpochStats, History
-from lamella.engine import data as data_utils
-from lamella.engine import distributed, modes
+from lamella.callbacks import Callback, History
+from lamella.engine import distributed, loops, modes
 from lamella.engine.acceleration import Acceleration
-from lamella.engine.batches import (
-    ArrayBatches,
-    Batch,
-    GeneratorBatches,
-    HostOutputs,
-    Prefetcher,
-    Quota,
-    StreamedBatches,
-    unpack,
-)
+from lamella.engine.batches import Batch, DrawnBatches, GeneratorBatches, JoinedOutputs, quota
 from lamella.engine.container import Container
-from lamella.engine.loops import train
+from lamella.engine.data import Data, DataPlan, as_list, require_samples
 from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
 from lamella.engine.operation import (
     differentiated,
@@ -62,7 +56,7 @@ from lamella.engine.training_utils import (  # noqa: F401  (Keras 1's names in t
     weighted_objective,
 )
 from lamella.keras2.construct import one_of
-from lamella.utils.generic_utils import Progbar
+from lamella.utils.generic_utils import Progbar  # noqa: F401  (a Keras 1 name here too)
 
 Arrays = Any
 
@@ -98,6 +92,9 @@ _GENERATOR_RENAMES = {
 }
 
 
+# -- reading the arguments ----------------------------------------------------------------
+
+
 def _keras2_generator_arguments(call: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Pop Keras 2's generator arguments from ``kwargs``, under lamella's names."""
     found = {}
@@ -108,16 +105,9 @@ def _keras2_generator_arguments(call: str, kwargs: dict[str, Any]) -> dict[str, 
     return found
 
 
-def _batches(count: int, batch_size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, count, batch_size):
-        yield start, min(start + batch_size, count)
-
-
-def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """Outputs as numpy; half-precision outputs of mixed precision come back as float32."""
-    if tensor.dtype in (torch.bfloat16, torch.float16):
-        tensor = tensor.float()
-    return tensor.detach().cpu().numpy()
+def _no_arguments_left(call: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"{call}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
 
 
 def _is_batch_stream(x: Any) -> bool:
@@ -125,12 +115,6 @@ def _is_batch_stream(x: Any) -> bool:
     if isinstance(x, (np.ndarray, torch.Tensor, list, tuple, Mapping, str)):
         return False
     return isinstance(x, (Iterable, Iterator)) and not hasattr(x, "__array__")
-
-
-def _require_samples(call: str, count: int) -> None:
-    """An empty dataset would train or score nothing (a NaN loss) and look like success."""
-    if not count:
-        raise ValueError(f"{call}: got 0 samples (empty arrays): there is nothing to compute")
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -148,18 +132,23 @@ def _check_stream(call: str, stream: Any) -> bool | None:
     return stream
 
 
-def _checked(
-    checks: Sequence[Callable[[torch.Tensor, str], None]], name: str, batch: torch.Tensor
-) -> torch.Tensor:
-    for check in checks:
-        check(batch, name)
-    return batch
+def _check_shuffle(shuffle: Any) -> bool | str:
+    if shuffle not in (True, False, "batch"):
+        raise ValueError(f"fit: shuffle must be True, False or 'batch', got {shuffle!r}")
+    return shuffle
 
 
-def _close(*sources: Any) -> None:
-    for source in sources:
-        if isinstance(source, StreamedBatches):
-            source.close()
+def _validation_tuple(validation_data: tuple[Any, ...] | None) -> tuple[Any, Any, Any] | None:
+    """``fit``'s ``validation_data`` as ``(x, y, sample_weight)``."""
+    if validation_data is None:
+        return None
+    if len(validation_data) not in (2, 3):
+        raise ValueError(
+            "validation_data must be (x, y) or (x, y, sample_weight), got a tuple of "
+            f"{len(validation_data)}"
+        )
+    x, y, sample_weight = (*validation_data, None)[:3]
+    return x, y, sample_weight
 
 
 class Model(Container):
@@ -225,7 +214,7 @@ class Model(Container):
         self._place(device)
         self._acceleration = Acceleration(self.device, jit_compile, mixed_precision)
         self._objective_step = self._acceleration.wrap(self._objective)
-        self._train_objective = self._objective_step  # fit swaps in DDP's forward
+        self._train_objective = self._objective_step  # data parallel steps swap in DDP's
         self._inference = self._acceleration.wrap(self._forward)
         self.optimizer: Optimizer = optimizers.get(optimizer)
         # Keras 1 fixes the trained weights here; later trainable changes need a new compile.
@@ -297,237 +286,6 @@ class Model(Container):
                 f"You must compile model {self.name} before {what}: call "
                 "model.compile(optimizer, loss)"
             )
-
-    # -- data ---------------------------------------------------------------------------
-
-    def _inputs(self, x: Arrays, device: torch.device) -> list[torch.Tensor]:
-        values = data_utils.as_list(x, self.input_names, "input")
-        tensors = []
-        for value, name, source in zip(values, self.input_names, self.inputs, strict=True):
-            checks = self._input_checks(source)
-            if not checks:
-                tensors.append(data_utils.to_tensor(value, f"input {name}", source.dtype, device))
-                continue
-            # Checked where the data is (host data on the host), then moved.
-            here = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
-            tensor = data_utils.to_tensor(value, f"input {name}", source.dtype, here)
-            for check in checks:
-                check(tensor, f"input {name}")
-            tensors.append(data_utils.to_tensor(tensor, f"input {name}", source.dtype, device))
-        tensors = [data_utils.column(t) for t in tensors]
-        data_utils.check_shapes(tensors, self.input_names, self.internal_input_shapes, "input")
-        return tensors
-
-    def _input_columns(self, x: Arrays) -> list[data_utils.HostColumn]:
-        """The inputs left where they are, for streaming; each batch gets the whole-array
-        checks of the fast path (an Embedding's index range) as it is read."""
-        values = data_utils.as_list(x, self.input_names, "input")
-        columns = []
-        for value, name, source in zip(values, self.input_names, self.inputs, strict=True):
-            checks = self._input_checks(source)
-            prepare = functools.partial(_checked, checks, f"input {name}") if checks else None
-            dtype = torch_dtype(source.dtype)
-            columns.append(data_utils.HostColumn(value, f"input {name}", dtype, prepare))
-        data_utils.check_shapes(columns, self.input_names, self.internal_input_shapes, "input")
-        return columns
-
-    def _target_columns(self, y: Arrays) -> list[data_utils.HostColumn]:
-        values = data_utils.as_list(y, self.output_names, "target")
-        columns = []
-        for value, objective in zip(values, self.objectives, strict=True):
-            name = f"target {objective.output_name}"
-            if objective.sparse:
-                check = functools.partial(
-                    data_utils.check_class_indices, name=name, classes=objective.output_shape[-1]
-                )
-                column = data_utils.HostColumn(value, name, torch.float64, check, as_column=False)
-            else:
-                column = data_utils.HostColumn(value, name, torch_dtype(None))
-            self._check_target(column, objective)
-            columns.append(column)
-        return columns
-
-    def _weight_columns(
-        self, sample_weight: Arrays, class_weight: Any, targets: list[data_utils.HostColumn]
-    ) -> list[Any]:
-        columns: list[Any] = []
-        for value, per_class, target, objective in self._weight_sources(
-            sample_weight, class_weight, targets
-        ):
-            if value is not None:
-                column = data_utils.HostColumn(
-                    value, "sample_weight", torch_dtype(None), as_column=False
-                )
-                columns.append(self._check_sample_weight(column, objective))
-            elif per_class:
-                derive = functools.partial(
-                    self._class_weights, class_weight=per_class, objective=objective
-                )
-                columns.append(data_utils.DerivedColumn(target, derive))
-            else:
-                columns.append(None)
-        return columns
-
-    def _streams(self, call: str, stream: bool | None, groups: Sequence[Any]) -> bool:
-        """Whether this call streams its data: ``stream`` if given, else whether the data
-        of ``groups`` (``(x, y, sample_weight)`` tuples) passes the memory budget or is
-        read from files.  Data parallel training always puts data whole on the device."""
-        if distributed.active():
-            if stream:
-                raise ValueError(f"{call}: stream=True is not available in data parallel runs")
-            return False
-        if stream is not None:
-            return stream
-        entries: list[tuple[Any, torch.dtype]] = []
-        for x, y, sample_weight, *_ in groups:
-            values = data_utils.as_list(x, self.input_names, "input")
-            entries += [(v, torch_dtype(s.dtype)) for v, s in zip(values, self.inputs, strict=True)]
-            if y is not None:
-                values = data_utils.as_list(y, self.output_names, "target")
-                for value, objective in zip(values, self.objectives, strict=True):
-                    entries.append((value, torch.long if objective.sparse else torch_dtype(None)))
-            if sample_weight is not None:
-                values = data_utils.as_list(
-                    sample_weight, self.output_names, "sample_weight", allow_none=True
-                )
-                entries += [(v, torch_dtype(None)) for v in values]
-        return data_utils.streams(entries, self.device)
-
-    def _arrays(
-        self,
-        x: Arrays,
-        y: Arrays,
-        sample_weight: Arrays,
-        class_weight: Any,
-        streaming: bool,
-    ) -> tuple[list[Any], list[Any], list[Any]]:
-        """Inputs, targets and weights: device tensors, or columns to stream."""
-        if streaming:
-            targets = self._target_columns(y)
-            weights = self._weight_columns(sample_weight, class_weight, targets)
-            return self._input_columns(x), targets, weights
-        device = self.device
-        inputs = self._inputs(x, device)
-        targets = self._targets(y, device)
-        return inputs, targets, self._weights(sample_weight, class_weight, targets, device)
-
-    def _input_checks(self, source: Any) -> list[Callable[[torch.Tensor, str], None]]:
-        """The whole-array checks of the layers of this model fed straight from ``source``
-        (an Embedding's index range): run once per call, before any batch, because a
-        bad index on CUDA is a device-side assert that names nothing."""
-        return [
-            check
-            for node in source.layer.outbound_nodes
-            if (check := getattr(node.outbound_layer, "check_input_data", None)) is not None
-            and any(node is own for own in self._nodes)
-        ]
-
-    def _targets(self, y: Arrays, device: torch.device) -> list[torch.Tensor]:
-        values = data_utils.as_list(y, self.output_names, "target")
-        tensors = []
-        for value, objective in zip(values, self.objectives, strict=True):
-            name = f"target {objective.output_name}"
-            if objective.sparse:
-                tensor = data_utils.class_indices(value, name, objective.output_shape[-1], device)
-            else:
-                tensor = data_utils.column(data_utils.to_tensor(value, name, None, device))
-            self._check_target(tensor, objective)
-            tensors.append(tensor)
-        return tensors
-
-    @staticmethod
-    def _check_target(target: Any, objective: OutputObjective) -> None:
-        """``target`` (a tensor or a streamed column) must have the output's shape."""
-        shape = objective.output_shape
-        name = objective.output_name
-        rank = len(target.shape)
-        if objective.sparse:
-            fits = rank in (len(shape) - 1, len(shape)) and (
-                rank == len(shape) - 1 or target.shape[-1] == 1
-            )
-            expected = f"class indices of shape {(*shape[:-1], 1)}"
-        else:
-            fits = rank == len(shape) and all(
-                e is None or e == g for e, g in zip(shape[1:], target.shape[1:], strict=True)
-            )
-            expected = f"shape {shape}"
-        if not fits:
-            loss_name = getattr(objective.loss, "__name__", "the loss")
-            hint = ""
-            if (
-                loss_name == "categorical_crossentropy"
-                and rank >= 1
-                and (rank == 1 or target.shape[-1] == 1)
-            ):
-                hint = (
-                    "; for integer class labels use loss='sparse_categorical_crossentropy' "
-                    "or one-hot them with lamella.utils.np_utils.to_categorical"
-                )
-            raise ValueError(
-                f"Error when checking model target: output {name} with loss {loss_name} "
-                f"expects {expected}, but got an array with shape {tuple(target.shape)}{hint}"
-            )
-
-    def _weights(
-        self,
-        sample_weight: Arrays,
-        class_weight: Any,
-        targets: list[torch.Tensor],
-        device: torch.device,
-    ) -> list[torch.Tensor | None]:
-        weights: list[torch.Tensor | None] = []
-        for value, per_class, target, objective in self._weight_sources(
-            sample_weight, class_weight, targets
-        ):
-            if value is not None:
-                tensor = data_utils.to_tensor(value, "sample_weight", None, device)
-                weights.append(self._check_sample_weight(tensor, objective))
-            elif per_class:
-                weights.append(self._class_weights(target, per_class, objective))
-            else:
-                weights.append(None)
-        return weights
-
-    def _weight_sources(
-        self, sample_weight: Arrays, class_weight: Any, targets: list[Any]
-    ) -> Iterator[tuple[Any, Any, Any, OutputObjective]]:
-        """Per output: its sample weights as given, its class weights, target, objective."""
-        given = data_utils.as_list(
-            sample_weight, self.output_names, "sample_weight", allow_none=True
-        )
-        classes = (
-            data_utils.as_list(class_weight, self.output_names, "class_weight", allow_none=True)
-            if isinstance(class_weight, Mapping)
-            and set(class_weight) <= set(self.output_names)
-            and class_weight
-            else [class_weight] * len(self.output_names)
-        )
-        return zip(given, classes, targets, self.objectives, strict=True)
-
-    @staticmethod
-    def _check_sample_weight(weights: Any, objective: OutputObjective) -> Any:
-        rank = len(weights.shape)
-        if objective.temporal and rank != 2:
-            raise ValueError(
-                "sample_weight_mode='temporal' needs 2D sample weights "
-                f"(samples, timesteps), got shape {tuple(weights.shape)}"
-            )
-        if not objective.temporal and rank != 1:
-            raise ValueError(
-                "sample_weight must be 1D (one weight per sample) unless compile() "
-                f"got sample_weight_mode='temporal'; got shape {tuple(weights.shape)}"
-            )
-        return weights
-
-    @staticmethod
-    def _class_weights(
-        target: torch.Tensor, class_weight: Mapping[Any, float], objective: OutputObjective
-    ) -> torch.Tensor:
-        classes = objective.output_shape[-1] if objective.sparse else None
-        name = f"target {objective.output_name}"
-        return data_utils.class_weights_to_samples(
-            target, class_weight, classes, name, objective.sparse
-        )
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -610,10 +368,16 @@ class Model(Container):
         with self._acceleration.autocast():
             return self._objective_step(inputs, targets, weights)[1]
 
-    @staticmethod
-    def _no_arguments_left(call: str, kwargs: dict[str, Any]) -> None:
-        if kwargs:
-            raise TypeError(f"{call}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+    @contextlib.contextmanager
+    def _stepping_through(self, forward: Callable[..., Any]) -> Iterator[None]:
+        """Training steps run their forward pass through ``forward`` in the block: data
+        parallel's DDP module, which averages the gradients over the processes."""
+        objective = functools.partial(self._objective, forward=forward)
+        self._train_objective = self._acceleration.wrap(objective)
+        try:
+            yield
+        finally:
+            self._train_objective = self._objective_step
 
     def _make_train_function(self) -> None:
         """Keras 1 built its training function at the first fit; lamella's step exists from
@@ -673,14 +437,12 @@ class Model(Container):
         batch.  ``stream=True`` or ``False`` decides for this call.  Streaming an
         ``HDF5Matrix``, ``shuffle='batch'`` reads contiguous rows, as in Keras 1.
         """
-        epochs = kwargs.pop("epochs", None)
-        nb_epoch = one_of("fit", ("nb_epoch", nb_epoch), ("epochs", epochs), 10)
+        nb_epoch = one_of("fit", ("nb_epoch", nb_epoch), ("epochs", kwargs.pop("epochs", None)), 10)
         if kwargs.pop("show_accuracy", None) is not None:
             warnings.warn(
                 "fit: show_accuracy is deprecated; use metrics=['accuracy']", stacklevel=2
             )
-        if kwargs:
-            raise TypeError(f"fit: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+        _no_arguments_left("fit", kwargs)
         self._require_compiled("training")
         if y is None and _is_batch_stream(x):
             return self.fit_generator(
@@ -694,110 +456,53 @@ class Model(Container):
                 initial_epoch=initial_epoch,
             )
         batch_size = _check_batch_size(batch_size)
-        if shuffle not in (True, False, "batch"):
-            raise ValueError(f"fit: shuffle must be True, False or 'batch', got {shuffle!r}")
-        parallel = distributed.active()
-        if parallel:
-            verbose = distributed.verbosity(verbose)
-        groups = [(x, y, sample_weight)]
-        if validation_data is not None:
-            if len(validation_data) not in (2, 3):
-                raise ValueError(
-                    "validation_data must be (x, y) or (x, y, sample_weight), got a tuple of "
-                    f"{len(validation_data)}"
-                )
-            groups.append((*validation_data, None)[:3])
-        streaming = self._streams("fit", _check_stream("fit", stream), groups)
-        inputs, targets, weights = self._arrays(x, y, sample_weight, class_weight, streaming)
-        _require_samples(
-            "fit",
-            data_utils.check_lengths(
-                {"input": inputs, "target": targets, "sample_weight": weights}
-            ),
+        shuffle = _check_shuffle(shuffle)
+        strategy = distributed.choose()
+        verbose = strategy.verbosity(verbose)
+        validation_data = _validation_tuple(validation_data)
+        stream = _check_stream("fit", stream)
+
+        # The data: checked and converted once, or left where it is to be streamed.
+        plan = DataPlan(self)
+        streaming = plan.streaming(
+            strategy.stream("fit", stream), (x, y, sample_weight), validation_data
         )
-        validation = None
-        if validation_data is not None:
-            val_x, val_y, val_weight = groups[1]
-            validation = self._arrays(val_x, val_y, val_weight, None, streaming)
-            data_utils.check_lengths(
-                {"validation input": validation[0], "validation target": validation[1]}
-            )
-        elif validation_split:
-            groups = [*inputs, *targets, *weights]
-            head, tail = data_utils.split_tail(groups, validation_split)
-            n_in, n_out = len(inputs), len(targets)
-            inputs, targets, weights = head[:n_in], head[n_in : n_in + n_out], head[n_in + n_out :]
-            validation = (tail[:n_in], tail[n_in : n_in + n_out], tail[n_in + n_out :])
-        if not int(inputs[0].shape[0]):
-            raise ValueError(
-                f"fit: validation_split={validation_split} leaves no samples to train on"
-            )
-        source: Any
-        val_source = None
-        if streaming:
-            source = StreamedBatches(inputs, targets, weights, batch_size, shuffle, self.device)
-            if shuffle is True:
-                self._warn_scattered_reads(source)
-        else:
-            batches = distributed.ShardedBatches if parallel else ArrayBatches
-            source = batches(inputs, targets, weights, batch_size, shuffle)
-        count = source.count
-        validate = None
+        data, validation = plan.fit_data(
+            x, y, sample_weight, class_weight, validation_data, validation_split, streaming
+        )
+
+        # The batches this process runs.
+        source = strategy.train_batches(data, batch_size, shuffle)
+        if streaming and shuffle is True:
+            data.warn_scattered_reads()
+        val_source = validate = None
         if validation is not None:
             if verbose:
                 print(
-                    f"Train on {count} samples, validate on "
-                    f"{int(validation[0][0].shape[0])} samples"
+                    f"Train on {source.count} samples, validate on "
+                    f"{int(validation.inputs[0].shape[0])} samples"
                 )
-            if streaming:
-                val_source = StreamedBatches(*validation, batch_size, False, self.device)
-                validate = functools.partial(self._score, val_source)
-            else:
-                validate = functools.partial(self._test_loop, *validation, batch_size=batch_size)
-        # in parallel the progress bar counts this process's share of the samples
-        params = {"batch_size": batch_size, "nb_sample": getattr(source, "per_rank", count)}
-        self._grad_flags.restore()  # before data parallel wrapping reads them
+            val_source = strategy.test_batches(validation, batch_size)
+            validate = functools.partial(loops.evaluate, self, val_source, strategy)
+
+        # Training; in parallel the progress bar counts this process's share of the samples.
+        params = {"batch_size": batch_size, "nb_sample": getattr(source, "per_rank", source.count)}
         try:
-            return train(
-                self, source, int(nb_epoch), verbose, callbacks, validate, initial_epoch, params
+            return loops.train(
+                self,
+                source,
+                strategy,
+                int(nb_epoch),
+                verbose,
+                callbacks,
+                validate,
+                initial_epoch,
+                params,
             )
         finally:
-            _close(source, val_source)
-
-    @staticmethod
-    def _warn_scattered_reads(source: StreamedBatches) -> None:
-        """One warning when ``shuffle=True`` makes an HDF5 file (or a similar array-like)
-        read every batch's rows at scattered places."""
-        scattered = sorted(
-            {
-                type(column.value).__name__
-                for column in source.columns
-                if isinstance(column, data_utils.HostColumn) and column.scattered
-            }
-        )
-        if scattered:
-            warnings.warn(
-                f"fit: shuffle=True reads each batch's rows from scattered places of "
-                f"{', '.join(scattered)} data (in increasing order, as h5py requires): an "
-                "HDF5 file then reads every row on its own, often many times slower than "
-                "shuffle='batch', which reads each batch as one contiguous slice (Keras 1's "
-                "advice for HDF5Matrix)",
-                stacklevel=3,
-            )
-
-    # -- generators ---------------------------------------------------------------------
-
-    def _convert_batch(self, item: Any, what: str) -> Batch:
-        """One generator item as device tensors, checked like fit's arrays."""
-        x, y, sample_weight = unpack(item, what)
-        device = self.device
-        inputs = self._inputs(x, device)
-        targets = self._targets(y, device)
-        weights = self._weights(sample_weight, None, targets, device)
-        size = data_utils.check_lengths(
-            {"input": inputs, "target": targets, "sample_weight": weights}
-        )
-        return size, inputs, targets, weights
+            source.close()
+            if val_source is not None:
+                val_source.close()
 
     def fit_generator(
         self,
@@ -838,32 +543,22 @@ class Model(Container):
         nb_epoch = (1 if keras2 else 10) if nb_epoch is None else nb_epoch
         max_q_size = spelled.get("max_q_size", max_q_size)
         nb_worker = spelled.get("nb_worker", nb_worker)
-        if kwargs:
-            raise TypeError(
-                f"fit_generator: unexpected keyword argument(s) {', '.join(sorted(kwargs))}"
-            )
+        _no_arguments_left("fit_generator", kwargs)
         self._require_compiled("training")
-        quota = self._quota(generator, samples_per_epoch, "samples_per_epoch", steps)
+        epoch = quota(generator, samples_per_epoch, "samples_per_epoch", steps)
+        strategy = distributed.choose()
+        plan = DataPlan(self)
 
-        def convert(item: Any) -> Batch:
-            batch = self._convert_batch(item, "fit_generator")
-            if class_weight:
-                size, inputs, targets, weights = batch
-                weights = [
-                    w if w is not None else self._class_weights(t, class_weight, objective)
-                    for w, t, objective in zip(weights, targets, self.objectives, strict=True)
-                ]
-                batch = (size, inputs, targets, weights)
-            return batch
-
-        source = GeneratorBatches(generator, convert, quota, max_q_size, nb_worker)
+        convert = functools.partial(plan.batch, what="fit_generator", class_weight=class_weight)
+        source = GeneratorBatches(generator, convert, epoch, max_q_size, nb_worker)
         validate = None
         if validation_data is not None:
             if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
-                arrays = self._convert_batch(validation_data, "validation_data")[1:]
-                validate = functools.partial(self._test_loop, *arrays, batch_size=32)
+                _, *arrays = plan.batch(validation_data, "validation_data")
+                held_out = strategy.test_batches(Data(*arrays, plan.device), 32)
+                validate = functools.partial(loops.evaluate, self, held_out, strategy)
             else:
-                self._quota(validation_data, nb_val_samples, "nb_val_samples", validation_steps)
+                quota(validation_data, nb_val_samples, "nb_val_samples", validation_steps)
                 validate = functools.partial(
                     self.evaluate_generator,
                     validation_data,
@@ -873,163 +568,20 @@ class Model(Container):
                     as_list=True,
                     steps=validation_steps,
                 )
-        self._grad_flags.restore()  # before data parallel wrapping reads them
         try:
-            return train(
+            return loops.train(
                 self,
                 source,
+                strategy,
                 int(nb_epoch),
                 verbose,
                 callbacks,
                 validate,
                 initial_epoch,
-                {"nb_sample": quota.samples, "steps": quota.steps},
+                {"nb_sample": epoch.samples, "steps": epoch.steps},
             )
         finally:
             source.close()
-
-    @classmethod
-    def _quota(cls, source: Any, samples: int | None, argument: str, steps: int | None) -> Quota:
-        """An epoch's share of a generator: ``steps`` batches (Keras 2), else samples."""
-        if steps is None:
-            return Quota(samples=cls._samples_in(source, samples, argument))
-        if samples is not None:
-            raise TypeError(f"give {argument} (Keras 1) or steps (Keras 2), not both")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive number of batches, got {steps!r}")
-        return Quota(steps=steps)
-
-    @staticmethod
-    def _samples_in(source: Any, given: int | None, argument: str) -> int:
-        if given is not None:
-            if given < 1:
-                raise ValueError(f"{argument} must be a positive number of samples, got {given}")
-            return int(given)
-        dataset = getattr(source, "dataset", None)
-        if dataset is not None and hasattr(dataset, "__len__"):
-            if not len(dataset):
-                raise ValueError(f"{argument}: the DataLoader's dataset is empty (0 samples)")
-            return len(dataset)
-        raise ValueError(f"{argument} is needed: the generator gives no way to count its samples")
-
-    def evaluate_generator(
-        self,
-        generator: Iterable[Any],
-        val_samples: int | None = None,
-        max_q_size: int = 10,
-        nb_worker: int = 1,
-        pickle_safe: bool = False,
-        as_list: bool = False,
-        **kwargs: Any,
-    ) -> float | list[float]:
-        """The loss and metrics over ``val_samples`` samples drawn from a generator (or
-        Keras 2's ``steps`` batches; ``max_queue_size``, ``workers`` are taken too)."""
-        spelled = _keras2_generator_arguments("evaluate_generator", kwargs)
-        self._no_arguments_left("evaluate_generator", kwargs)
-        self._require_compiled("evaluating")
-        quota = self._quota(generator, val_samples, "val_samples", spelled.get("steps"))
-        max_q_size = spelled.get("max_q_size", max_q_size)
-        nb_worker = spelled.get("nb_worker", nb_worker)
-        stats = EpochStats(list(self.metrics_names))
-        feeder = Prefetcher(
-            generator,
-            lambda item: self._convert_batch(item, "evaluate_generator"),
-            max_q_size,
-            nb_worker,
-        )
-        try:
-            with self._inference_call("evaluate_generator"):
-                steps = 0
-                while not quota.reached(stats.seen, steps):
-                    try:
-                        size, inputs, targets, weights = feeder.get()
-                    except StopIteration:
-                        break
-                    stats.add(self._test_step(inputs, targets, weights), size)
-                    steps += 1
-        finally:
-            feeder.close()
-        if distributed.active():
-            distributed.reduce_stats(stats, self.device)
-        if not stats.seen:
-            raise ValueError(_EMPTY_GENERATOR.format(call="evaluate_generator"))
-        results = list(stats.averages().values())
-        return results if as_list or len(results) > 1 else results[0]
-
-    def predict_generator(
-        self,
-        generator: Iterable[Any],
-        val_samples: int | None = None,
-        max_q_size: int = 10,
-        nb_worker: int = 1,
-        pickle_safe: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        """Predictions for ``val_samples`` samples of a generator yielding x (or (x, y)), or
-        Keras 2's ``steps`` batches (``max_queue_size``, ``workers``, ``verbose`` taken too)."""
-        spelled = _keras2_generator_arguments("predict_generator", kwargs)
-        kwargs.pop("verbose", None)
-        self._no_arguments_left("predict_generator", kwargs)
-        quota = self._quota(generator, val_samples, "val_samples", spelled.get("steps"))
-        max_q_size = spelled.get("max_q_size", max_q_size)
-        nb_worker = spelled.get("nb_worker", nb_worker)
-
-        def prepare(item: Any) -> list[torch.Tensor]:
-            x = item[0] if isinstance(item, tuple) else item
-            return self._inputs(x, self.device)
-
-        feeder = Prefetcher(generator, prepare, max_q_size, nb_worker)
-        chunks: list[list[torch.Tensor]] = []
-        seen = 0
-        try:
-            with self._inference_call("predict_generator"):
-                while not quota.reached(seen, len(chunks)):
-                    try:
-                        inputs = feeder.get()
-                    except StopIteration:
-                        break
-                    chunks.append(self._predict_batch(inputs))
-                    seen += int(inputs[0].shape[0])
-        finally:
-            feeder.close()
-        if not seen:
-            raise ValueError(_EMPTY_GENERATOR.format(call="predict_generator"))
-        outputs = [_to_numpy(torch.cat(parts)) for parts in zip(*chunks, strict=True)]
-        return outputs[0] if len(outputs) == 1 else outputs
-
-    def _test_loop(
-        self,
-        inputs: list[torch.Tensor],
-        targets: list[torch.Tensor],
-        weights: list[torch.Tensor | None],
-        batch_size: int,
-        verbose: int = 0,
-    ) -> list[float]:
-        """The loss and metrics over data on the device (each rank's share in parallel)."""
-        if distributed.active():  # each rank evaluates its share; the sums are added up
-            n_in, n_out = len(inputs), len(targets)
-            columns = distributed.shard([*inputs, *targets, *weights])
-            inputs, targets = columns[:n_in], columns[n_in : n_in + n_out]
-            weights = columns[n_in + n_out :]
-        return self._score(ArrayBatches(inputs, targets, weights, batch_size, False), verbose)
-
-    def _score(self, source: Any, verbose: int = 0) -> list[float]:
-        """The loss and metrics over one pass of ``source`` (in order)."""
-        parallel = distributed.active()
-        if parallel:
-            verbose = distributed.verbosity(verbose)
-        stats = EpochStats(list(self.metrics_names))
-        progbar = Progbar(source.count) if verbose == 1 else None
-        seen = 0
-        with self._inference_call("evaluate"):
-            for size, inputs, targets, weights in source.epoch():
-                stats.add(self._test_step(inputs, targets, weights), size)
-                seen += size
-                if progbar is not None:
-                    progbar.update(seen)
-        if parallel:
-            distributed.reduce_stats(stats, self.device)
-        return list(stats.averages().values())
 
     def evaluate(
         self,
@@ -1048,31 +600,54 @@ class Model(Container):
         """
         if kwargs.pop("show_accuracy", None) is not None:
             warnings.warn("evaluate: show_accuracy is deprecated", stacklevel=2)
-        if kwargs:
-            raise TypeError(f"evaluate: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
+        _no_arguments_left("evaluate", kwargs)
         self._require_compiled("evaluating")
         if y is None and _is_batch_stream(x):
             return self.evaluate_generator(x)
         batch_size = _check_batch_size(batch_size)
-        streaming = self._streams(
-            "evaluate", _check_stream("evaluate", stream), [(x, y, sample_weight)]
-        )
-        inputs, targets, weights = self._arrays(x, y, sample_weight, None, streaming)
-        _require_samples(
-            "evaluate",
-            data_utils.check_lengths(
-                {"input": inputs, "target": targets, "sample_weight": weights}
-            ),
-        )
-        if streaming:
-            source = StreamedBatches(inputs, targets, weights, batch_size, False, self.device)
-            try:
-                results = self._score(source, verbose)
-            finally:
-                source.close()
-        else:
-            results = self._test_loop(inputs, targets, weights, batch_size, verbose)
+        stream = _check_stream("evaluate", stream)
+        strategy = distributed.choose()
+        plan = DataPlan(self)
+        streaming = plan.streaming(strategy.stream("evaluate", stream), (x, y, sample_weight))
+        data = plan.data(x, y, sample_weight, None, streaming)
+        require_samples("evaluate", data.samples())
+        source = strategy.test_batches(data, batch_size)
+        try:
+            results = loops.evaluate(self, source, strategy, verbose)
+        finally:
+            source.close()
         return results[0] if len(results) == 1 else results
+
+    def evaluate_generator(
+        self,
+        generator: Iterable[Any],
+        val_samples: int | None = None,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+        pickle_safe: bool = False,
+        as_list: bool = False,
+        **kwargs: Any,
+    ) -> float | list[float]:
+        """The loss and metrics over ``val_samples`` samples drawn from a generator (or
+        Keras 2's ``steps`` batches; ``max_queue_size``, ``workers`` are taken too)."""
+        spelled = _keras2_generator_arguments("evaluate_generator", kwargs)
+        _no_arguments_left("evaluate_generator", kwargs)
+        self._require_compiled("evaluating")
+        drawn = quota(generator, val_samples, "val_samples", spelled.get("steps"))
+        max_q_size = spelled.get("max_q_size", max_q_size)
+        nb_worker = spelled.get("nb_worker", nb_worker)
+        strategy = distributed.choose()
+        convert = functools.partial(DataPlan(self).batch, what="evaluate_generator")
+        source = DrawnBatches(generator, convert, drawn, max_q_size, nb_worker)
+        try:
+            stats = loops.score(self, source, "evaluate_generator")
+        finally:
+            source.close()
+        strategy.reduce(stats, self.device)
+        if not stats.seen:
+            raise ValueError(_EMPTY_GENERATOR.format(call="evaluate_generator"))
+        results = list(stats.averages().values())
+        return results if as_list or len(results) > 1 else results[0]
 
     def predict(
         self, x: Arrays, batch_size: int = 32, verbose: int = 0, stream: bool | None = None
@@ -1085,49 +660,55 @@ class Model(Container):
         if _is_batch_stream(x):
             return self.predict_generator(x)
         batch_size = _check_batch_size(batch_size)
-        streaming = self._streams("predict", _check_stream("predict", stream), [(x, None, None)])
-        if distributed.active():
-            return self._predict_parallel(self._inputs(x, self.device), batch_size, verbose)
-        if streaming:
-            inputs: list[Any] = self._input_columns(x)
-            source: Any = StreamedBatches(inputs, [], [], batch_size, False, self.device)
-        else:
-            inputs = self._inputs(x, self.device)
-            source = ArrayBatches(inputs, [], [], batch_size, False)
-        count = data_utils.check_lengths({"input": inputs})
-        progbar = Progbar(count) if verbose == 1 else None
-        outputs = HostOutputs(count)
+        stream = _check_stream("predict", stream)
+        strategy = distributed.choose()
+        plan = DataPlan(self)
+        streaming = plan.streaming(strategy.stream("predict", stream), (x, None, None))
+        data = plan.input_data(x, streaming)
+        outputs = strategy.outputs(data.samples())
+        source = strategy.predict_batches(data, batch_size)
         try:
-            with self._inference_call("predict"):
-                for size, batch, _, _ in source.epoch():
-                    outputs.add(size, self._predict_batch(batch))
-                    if progbar is not None:
-                        progbar.update(outputs.filled + size)
+            loops.predict(self, source, outputs, "predict", strategy.verbosity(verbose))
         finally:
-            _close(source)
+            source.close()
         results = outputs.result()
         if not results:
             return [] if len(self.outputs) > 1 else np.zeros((0,))
         return results[0] if len(results) == 1 else results
 
-    def _predict_parallel(self, inputs: list[torch.Tensor], batch_size: int, verbose: int) -> Any:
-        """Each rank predicts its share on the device; every rank gets all of them back."""
-        total = data_utils.check_lengths({"input": inputs})
-        inputs = distributed.shard(inputs)
-        count = int(inputs[0].shape[0])
-        verbose = distributed.verbosity(verbose)
-        progbar = Progbar(count) if verbose == 1 else None
-        chunks: list[list[torch.Tensor]] = []
-        with self._inference_call("predict"):
-            for start, stop in _batches(count, batch_size):
-                chunks.append(self._predict_batch([t[start:stop] for t in inputs]))
-                if progbar is not None:
-                    progbar.update(stop)
-            if not chunks:  # an empty share still takes part in the gather
-                chunks.append(self._predict_batch([t[:0] for t in inputs]))
-        joined = [torch.cat(parts) for parts in zip(*chunks, strict=True)]
-        outputs = [_to_numpy(distributed.gather(part, total)) for part in joined]
-        return outputs[0] if len(outputs) == 1 else outputs
+    def predict_generator(
+        self,
+        generator: Iterable[Any],
+        val_samples: int | None = None,
+        max_q_size: int = 10,
+        nb_worker: int = 1,
+        pickle_safe: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Predictions for ``val_samples`` samples of a generator yielding x (or (x, y)), or
+        Keras 2's ``steps`` batches (``max_queue_size``, ``workers``, ``verbose`` taken too)."""
+        spelled = _keras2_generator_arguments("predict_generator", kwargs)
+        kwargs.pop("verbose", None)
+        _no_arguments_left("predict_generator", kwargs)
+        drawn = quota(generator, val_samples, "val_samples", spelled.get("steps"))
+        max_q_size = spelled.get("max_q_size", max_q_size)
+        nb_worker = spelled.get("nb_worker", nb_worker)
+        plan = DataPlan(self)
+
+        def prepare(item: Any) -> Batch:
+            inputs = plan.inputs(item[0] if isinstance(item, tuple) else item)
+            return int(inputs[0].shape[0]), inputs, [], []
+
+        source = DrawnBatches(generator, prepare, drawn, max_q_size, nb_worker)
+        outputs = JoinedOutputs()
+        try:
+            seen = loops.predict(self, source, outputs, "predict_generator")
+        finally:
+            source.close()
+        if not seen:
+            raise ValueError(_EMPTY_GENERATOR.format(call="predict_generator"))
+        results = outputs.result()
+        return results[0] if len(results) == 1 else results
 
     def _batch_call(
         self,
@@ -1138,17 +719,9 @@ class Model(Container):
         sample_weight: Arrays,
         class_weight: Any,
     ) -> Any:
-        device = self.device
-        inputs = self._inputs(x, device)
-        targets = self._targets(y, device)
-        weights = self._weights(sample_weight, class_weight, targets, device)
-        _require_samples(
-            call,
-            data_utils.check_lengths(
-                {"input": inputs, "target": targets, "sample_weight": weights}
-            ),
-        )
-        values = fn(inputs, targets, weights).cpu().numpy()
+        data = DataPlan(self).data(x, y, sample_weight, class_weight, streaming=False)
+        require_samples(call, data.samples())
+        values = fn(*data.columns).cpu().numpy()
         return values[0] if len(values) == 1 else list(values)
 
     def train_on_batch(
@@ -1172,9 +745,7 @@ class Model(Container):
             return self._batch_call("test_on_batch", self._test_step, x, y, sample_weight, None)
 
     def predict_on_batch(self, x: Arrays) -> Any:
-        return self.predict(
-            x, batch_size=max(1, len(data_utils.as_list(x, self.input_names, "input")[0]))
-        )
+        return self.predict(x, batch_size=max(1, len(as_list(x, self.input_names, "input")[0])))
 
     # -- files ------------------------------------------------------------------------
 
