@@ -24,7 +24,7 @@ import torch
 
 import lamella.activations
 import lamella.plugins as P
-from lamella.layers.core import Dense  # lamella.layers would build the plugin host here
+from lamella.layers.core import Dense
 from lamella.models import Sequential
 
 #: Entry-point name -> distribution of every fixture.
@@ -337,7 +337,8 @@ def test_strict_mode_turns_the_first_failure_into_an_error(only, first_failure):
 FIRST_LOOKUP_SCRIPT = """
 import lamella.models
 print("imported", flush=True)
-from lamella.layers import Dense
+import lamella.plugins
+Dense = lamella.plugins.get("layers", "Dense")
 print("looked up", Dense.__name__, flush=True)
 """
 

@@ -8,7 +8,7 @@ Without it, ``compile`` still takes any ``torch.optim`` optimizer, as a class
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,27 @@ from lamella.utils.generic_utils import (
     get_custom_objects,
     get_from_module,
 )
+
+if TYPE_CHECKING:
+    # lamella-optimizers' classes and Keras's lowercase names for them, as the registry
+    # gives them, for type checkers and IDEs only (tests/core/test_facade_declarations.py
+    # keeps this in step).
+    from lamella import optim as _plugin
+
+    SGD = _plugin.SGD
+    sgd = _plugin.SGD
+    RMSprop = _plugin.RMSprop
+    rmsprop = _plugin.RMSprop
+    Adagrad = _plugin.Adagrad
+    adagrad = _plugin.Adagrad
+    Adadelta = _plugin.Adadelta
+    adadelta = _plugin.Adadelta
+    Adam = _plugin.Adam
+    adam = _plugin.Adam
+    Adamax = _plugin.Adamax
+    adamax = _plugin.Adamax
+    Nadam = _plugin.Nadam
+    nadam = _plugin.Nadam
 
 __getattr__, __dir__ = registry_facade(__name__, "optimizers", globals())
 

@@ -10,7 +10,14 @@ cannot be looked up yet.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lamella.apps.inception_v3 import InceptionV3
+    from lamella.apps.resnet50 import ResNet50
+    from lamella.apps.vgg16 import VGG16
+    from lamella.apps.vgg19 import VGG19
+    from lamella.apps.xception import Xception
 
 __all__ = ["VGG16", "VGG19", "InceptionV3", "ResNet50", "Xception"]
 

@@ -3,15 +3,17 @@ models come from lamella-applications.  As in Keras 1, its modules are attribute
 package (``lamella.applications.vgg16``) without importing them first."""
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lamella.plugins import module_facade
 from lamella.plugins.first_party import APPLICATIONS
 
-_forward, __dir__ = module_facade(__name__, "lamella.apps", globals())
+if TYPE_CHECKING:  # type checkers and IDEs read the plugin's package itself
+    from lamella.apps import *  # noqa: F403
+else:
+    _forward, __dir__ = module_facade(__name__, "lamella.apps", globals())
 
-
-def __getattr__(name: str) -> Any:
-    if name in APPLICATIONS:
-        return importlib.import_module(f"{__name__}.{name}")
-    return _forward(name)
+    def __getattr__(name: str) -> Any:
+        if name in APPLICATIONS:
+            return importlib.import_module(f"{__name__}.{name}")
+        return _forward(name)

@@ -1,5 +1,10 @@
 """Keras 1's ``applications.audio_conv_utils`` path; the code is lamella-applications'."""
 
+from typing import TYPE_CHECKING
+
 from lamella.plugins import module_facade
 
-__getattr__, __dir__ = module_facade(__name__, "lamella.apps.audio_conv_utils", globals())
+if TYPE_CHECKING:  # type checkers and IDEs read the plugin's module itself
+    from lamella.apps.audio_conv_utils import *  # noqa: F403
+else:
+    __getattr__, __dir__ = module_facade(__name__, "lamella.apps.audio_conv_utils", globals())
