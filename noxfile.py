@@ -14,14 +14,19 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
+# A machine without python3.10 or python3.13 still runs `nox`: the summary lists those
+# `pythons` sessions as skipped (nox would fail them where the CI variable is set).
+nox.options.error_on_missing_interpreters = False
 nox.options.sessions = [
     "lint",
+    "pythons",
     "tests",
     "all",
     "third_party",
     "plugin_example",
     "demo",
     "examples",
+    "build",
 ]
 
 PACKAGES = [
@@ -37,6 +42,12 @@ PACKAGES = [
 #: packages/ with it (pip would look for them on an index otherwise).
 DEPENDS = {"applications": ["layers-conv", "io-hdf5"]}
 CONSTRAINTS = ("-c", "constraints.txt")
+#: The oldest and the newest Python that lamella supports (requires-python = ">=3.10").
+OLDEST_NEWEST = ["3.10", "3.13"]
+#: tomllib's parser for Python 3.10, where tomllib is missing.
+TOMLI = ("tomli; python_version < '3.11'",)
+#: Every folder and file of Python code in the repository.
+SOURCES = ("packages", "scripts", "tests", "examples", "bench", "noxfile.py")
 TEST_TOOLS = ("pytest",)
 #: Each example program and the accuracy below which it fails (`--expect`): a little under
 #: what its docstring says it reaches, so float noise between machines does not fail it.
@@ -121,11 +132,49 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, and the check that every package carries the same version."""
-    session.install(*CONSTRAINTS, "ruff")
+    """ruff, the check that every package carries the same version, and mypy on the names
+    the README and docs import (tests/typing/everyday_imports.py)."""
+    session.install(*CONSTRAINTS, "ruff", *TOMLI)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("python", "scripts/check_versions.py")
+    # Lenient for a start: mypy's defaults, run on that one file, with every package installed
+    # from its wheel as a user has them. No --ignore-missing-imports: it would also hide a
+    # wheel that lost its py.typed, and every name would pass as Any.
+    install(session, *PACKAGES, extra=("mypy",))
+    cache = session.create_tmp()
+    session.run("mypy", "--cache-dir", cache, "tests/typing/everyday_imports.py")
+
+
+@nox.session(python=OLDEST_NEWEST)
+def pythons(session: nox.Session) -> None:
+    """The oldest and newest Python lamella supports compile every file and run the
+    repository's scripts: they catch code newer than a Python allows (3.10 lacks tomllib).
+
+    The tests run only on the Python that runs nox (3.11 on the test machines). They need
+    torch, and the pinned CPU build in constraints.txt is on those machines' disk for 3.11
+    alone; for another Python pip would fetch PyPI's CUDA build, about 5 GB a session.
+    """
+    session.install(*CONSTRAINTS, *TOMLI)
+    cache = {"PYTHONPYCACHEPREFIX": session.create_tmp()}  # no .pyc files in the tree
+    session.run("python", "-W", "error", "-m", "compileall", "-q", *SOURCES, env=cache)
+    session.run("python", "scripts/check_versions.py")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Every package's sdist and wheel into dist/, then their metadata checked.
+
+    Each wheel is built from its sdist, so a file the sdist leaves out fails here;
+    scripts/check_dists.py then reads what an index would show: licence, classifiers,
+    URLs, and a requirement for everything the code imports.
+    """
+    session.install(*CONSTRAINTS, "build", "hatchling")
+    for stale in Path("dist").glob("lamella_*"):
+        stale.unlink()
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--no-isolation", "-o", "dist", f"packages/{package}")
+    session.run("python", "scripts/check_dists.py", "dist")
 
 
 @nox.session(default=False)

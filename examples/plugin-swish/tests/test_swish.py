@@ -2,9 +2,9 @@
 
 These tests import only lamella's public API (and the plugin's modules to compare
 objects), so they pass only if the installed package registers what it
-promises.  Run them where lamella-core and this package are installed
-(``pip install lamella-core ./plugin-swish pytest``; in lamella's repository:
-``nox -s plugin_example``).
+promises.  Run them where lamella-core and this package are installed (at the root of
+lamella's repository: ``pip install -c constraints.txt ./packages/core ./examples/plugin-swish
+pytest``, or ``nox -s plugin_example``).
 """
 
 from __future__ import annotations

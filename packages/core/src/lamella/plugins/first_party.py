@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Provision:
-    """The names (by kind) and the module paths one distribution provides."""
+    """The names (by kind) and the module paths one distribution provides, and the other
+    first-party distributions besides lamella-core that it needs (installed with it from a
+    clone, where pip cannot look them up on an index)."""
 
     names: dict[str, frozenset[str]] = field(default_factory=dict)
     modules: frozenset[str] = frozenset()
+    needs: tuple[str, ...] = ()
 
 
 def _names(text: str) -> frozenset[str]:
@@ -99,9 +102,25 @@ FIRST_PARTY: dict[str, Provision] = {
     "lamella-applications": Provision(
         modules=frozenset(
             {"lamella.applications", *(f"lamella.applications.{m}" for m in APPLICATIONS)}
-        )
+        ),
+        needs=("lamella-layers-conv", "lamella-io-hdf5"),
     ),
 }
+
+
+def install_command(distribution: str, upgrade: bool = False) -> str:
+    """The pip command that installs ``distribution``: its name on the package index and,
+    for lamella's own packages, which are not published yet, the clone's folders too."""
+    flag = "-U " if upgrade else ""
+    command = f"pip install {flag}{distribution}"
+    provision = FIRST_PARTY.get(distribution)
+    if provision is None:
+        return command
+    folders = " ".join(
+        f"./packages/{dist.removeprefix('lamella-')}" for dist in (*provision.needs, distribution)
+    )
+    clone = f"pip install {flag}{folders}"
+    return f"{command}, or in a clone of lamella's repository, at its root: {clone}"
 
 
 def provider_of(name: str, kind: str | None = None) -> str | None:
