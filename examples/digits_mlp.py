@@ -3,8 +3,9 @@
     python examples/digits_mlp.py --out demo-output
 
 Prints Keras's progress bar and the test accuracy, and writes
-``predictions.png``: test digits labelled with the model's guess (green when
-right, red when wrong).  No download: the data is inside the scikit-learn wheel.
+``predictions.png``: test digits labelled with the model's guess, green when right,
+red with the true digit when wrong, under a legend that says so.  No download: the
+data is inside the scikit-learn wheel.
 """
 
 from __future__ import annotations
@@ -34,19 +35,34 @@ def build() -> Sequential:
     return model
 
 
+RIGHT, WRONG = (0, 140, 0), (200, 0, 0)
+
+
 def picture(images: np.ndarray, truth: np.ndarray, guess: np.ndarray, path: Path) -> None:
-    """A grid of digits, each scaled up 6x, with the guess under it."""
-    cols, cell, scale = 10, 64, 6
+    """A grid of digits, each scaled up 6x with the guess under it, below a legend."""
+    cols, cell, scale, top = 10, 64, 6, 40
     rows = (len(images) + cols - 1) // cols
-    canvas = Image.new("RGB", (cols * cell, rows * (cell + 14)), "white")
+    canvas = Image.new("RGB", (cols * cell, top + rows * (cell + 14)), "white")
     draw = ImageDraw.Draw(canvas)
+    right = int((truth == guess).sum())
+    draw.text(
+        (8, 4), f"Under each digit: the model's guess ({right} of {len(truth)} right)", "black"
+    )
+    for x, color, meaning in (
+        (8, RIGHT, "right"),
+        (100, WRONG, "wrong (the true digit in brackets)"),
+    ):
+        draw.rectangle((x, 22, x + 10, 32), fill=color)
+        draw.text((x + 16, 22), meaning, fill=color)
     for index, (image, label, predicted) in enumerate(zip(images, truth, guess, strict=True)):
-        x, y = (index % cols) * cell, (index // cols) * (cell + 14)
+        x, y = (index % cols) * cell, top + (index // cols) * (cell + 14)
         pixels = (255 - image.reshape(8, 8) * 255).astype("uint8")
         tile = Image.fromarray(pixels, "L").resize((8 * scale, 8 * scale), Image.NEAREST)
         canvas.paste(tile, (x + 8, y + 4))
-        color = (0, 140, 0) if label == predicted else (200, 0, 0)
-        draw.text((x + 26, y + 8 * scale + 4), str(predicted), fill=color)
+        if label == predicted:
+            draw.text((x + 26, y + 8 * scale + 4), str(predicted), fill=RIGHT)
+        else:
+            draw.text((x + 18, y + 8 * scale + 4), f"{predicted} ({label})", fill=WRONG)
     canvas.save(path)
 
 

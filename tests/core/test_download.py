@@ -2,16 +2,21 @@
 checksums, resuming, atomic names.
 
 The server runs on 127.0.0.1 in a thread; it can cut a response short (an interrupted
-download) or ignore ``Range`` (a server that cannot resume), and it records every
-request so a test can tell whether anything was fetched.
+download), ignore ``Range`` (a server that cannot resume) or hold a response until the
+test opens a gate, and it records every request so a test can tell whether anything
+was fetched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -47,6 +52,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if server.gate is not None:  # send the first bytes, then wait for the test
+            self.wfile.write(data[:1000])
+            self.wfile.flush()
+            server.gate.wait(timeout=120)
+            data = data[1000:]
         if server.cut_after is not None:
             self.wfile.write(data[: server.cut_after])
             self.close_connection = True
@@ -62,6 +72,7 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.files = {"/data.bin": PAYLOAD}
     httpd.requests, httpd.cut_after, httpd.honour_range, httpd.range_from = [], None, True, None
+    httpd.gate = None
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -190,6 +201,55 @@ def test_untar_refuses_members_that_leave_the_cache(server, cache, monkeypatch, 
         get_file("evil", server.url + "/evil.tar.gz", untar=True)
     assert not (cache.parent / "escaped.txt").exists()
     assert sorted(p.name for p in cache.iterdir()) == ["evil.tar.gz"]  # no staging left
+
+
+FETCH = """
+import sys
+from lamella.utils.data_utils import get_file
+
+print(get_file("data.bin", sys.argv[1], file_hash=sys.argv[2]))
+"""
+
+
+def test_two_processes_fetching_one_file_take_turns(server, cache, tmp_path):
+    """Two torchrun ranks loading one dataset at once: one downloads, the other waits for it.
+
+    Without the lock both would write into ``data.bin.part`` and the server would see two
+    requests; the first rank's response is held open until the second is seen waiting.
+    """
+    server.gate = threading.Event()
+    command = [sys.executable, "-u", "-c", FETCH, server.url + "/data.bin", SHA256]
+    env = {**os.environ, "LAMELLA_HOME": str(cache.parent)}
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    ranks = []
+    try:
+        with open(logs[0], "w") as log:
+            ranks.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
+        deadline = time.monotonic() + 120
+        while not server.requests and ranks[0].poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.requests, logs[0].read_text()  # the first rank downloads, holding the lock
+        with open(logs[1], "w") as log:
+            ranks.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
+        while (
+            "Waiting for another process" not in logs[1].read_text()
+            and len(server.requests) == 1
+            and ranks[1].poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert "Waiting for another process to finish data.bin" in logs[1].read_text()
+    finally:
+        server.gate.set()
+        for rank in ranks:
+            rank.wait(timeout=120)
+    outputs = [log.read_text() for log in logs]
+    assert [rank.returncode for rank in ranks] == [0, 0], outputs
+    assert len(server.requests) == 1  # the second rank found the file in the cache
+    assert all(out.splitlines()[-1] == str(cache / "data.bin") for out in outputs)
+    assert "Downloading data from" not in outputs[1]
+    assert (cache / "data.bin").read_bytes() == PAYLOAD
+    assert [p.name for p in cache.iterdir()] == ["data.bin"]  # no part, no lock file
 
 
 def test_an_unreachable_origin_is_an_os_error(cache):

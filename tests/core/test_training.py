@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -93,7 +94,8 @@ def test_verbose_2_prints_keras_epoch_lines(capsys):
     ), out
 
 
-def test_verbose_1_draws_the_progress_bar_with_validation(capsys):
+def test_verbose_1_draws_the_progress_bar_with_validation(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # a terminal: bars are redrawn
     x, y = data(n=100)
     model = classifier()
     model.compile(optimizer=fixed_sgd(0.1), loss="categorical_crossentropy", metrics=["accuracy"])

@@ -1,5 +1,5 @@
-"""The ``lamella`` command: ``lamella plugins [--json]``, ``lamella info`` and
-``lamella summary FILE``."""
+"""The ``lamella`` command: ``lamella plugins [--json]``, ``lamella info [--json]``,
+``lamella summary FILE`` and ``lamella --version`` (see ``_parser`` for their help)."""
 
 from __future__ import annotations
 
@@ -107,16 +107,80 @@ def _summary(filepath: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lamella", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("plugins", help="list plugins and what they registered")
+DESCRIPTION = (
+    "lamella's command line: what is installed, how it is set up, and what a saved model holds."
+)
+
+EXAMPLES = """\
+examples:
+  lamella plugins            is my plugin found, and what did it register?
+  lamella info --json        versions, device and settings, for a bug report
+  lamella summary model.h5   the layers of a model someone sent you
+"""
+
+
+def _versions() -> str:
+    """One line per installed lamella distribution, lamella-core first."""
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.lower().startswith("lamella-"):
+            found.setdefault(name, dist.version)
+    found.setdefault("lamella-core", "(not installed: running from a source tree)")
+    names = sorted(found, key=lambda name: (name != "lamella-core", name))
+    return "\n".join(f"{name} {found[name]}" for name in names)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's own action would re-wrap the lines into one paragraph."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(_versions())
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamella",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print every installed lamella package's version"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    listing = commands.add_parser(
+        "plugins",
+        help="every plugin found (lamella's packages and third-party ones): its version, "
+        "status, errors and the names it registered",
+    )
     listing.add_argument("--json", action="store_true", help="print JSON")
-    info = commands.add_parser("info", help="versions, device and settings")
+    info = commands.add_parser(
+        "info", help="the versions of Python, torch and lamella, the device and the settings"
+    )
     info.add_argument("--json", action="store_true", help="print JSON")
-    summary = commands.add_parser("summary", help="the summary of a model saved in a file")
-    summary.add_argument("file", help="a saved model, e.g. model.h5")
+    summary = commands.add_parser(
+        "summary",
+        help="the layer table of a model saved in FILE, read without running anything in it",
+        description="Print the summary (layers, output shapes, parameter counts) of a model "
+        "saved in FILE. The model is rebuilt from the file through the registry, "
+        "uncompiled: nothing stored in the file runs and no optimizer is needed. The "
+        "file's ending picks its format's plugin (.h5 needs lamella-io-hdf5).",
+    )
+    summary.add_argument("file", metavar="FILE", help="a saved model, e.g. model.h5")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare ``lamella``: say what it can do
+        parser.print_help()
+        return 0
     if args.command == "summary":
         return _summary(args.file)
     if args.command == "plugins":

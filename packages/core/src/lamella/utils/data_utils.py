@@ -6,10 +6,16 @@ weights of lamella-applications, so it lives in core.  A download goes to
 call asks the server for the rest (an HTTP ``Range`` request).  The file takes its real
 name only by ``os.replace`` once its checksum matched, so the cache never holds a
 partial or corrupt file under a name a loader would trust.
+
+Processes that want the same file at once (the ranks of a ``torchrun`` job calling
+``mnist.load_data()``) take turns through a lock file, ``$LAMELLA_HOME/.locks/<cache
+folder>/<name>.lock`` (out of the cache folder, which holds only whole files): one
+downloads, the others wait and then find the file in the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -18,8 +24,11 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.request import urlretrieve  # noqa: F401  (Keras 1 re-exported it here)
+
+import filelock
 
 from lamella.backend.config import config_path
 from lamella.utils.generic_utils import Progbar
@@ -76,18 +85,40 @@ def get_file(
     """
     expected = file_hash or md5_hash
     folder = cache_dir(cache_subdir)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / (f"{fname}.tar.gz" if untar else fname)
-    if not (
-        target.is_file() and (expected is None or validate_file(target, expected, hash_algorithm))
-    ):
-        download(origin, target, expected, hash_algorithm)
-    if untar:
-        unpacked = folder / fname
-        if not unpacked.exists():
-            _unpack(target, folder)
-        return str(unpacked)
-    return str(target)
+    unpacked = folder / fname if untar else target
+
+    def fetched() -> bool:
+        return target.is_file() and (
+            expected is None or validate_file(target, expected, hash_algorithm)
+        )
+
+    # Checked without the lock first, so a cached file is served even from a read-only cache.
+    if not (fetched() and unpacked.exists()):
+        folder.mkdir(parents=True, exist_ok=True)
+        with _turn(target):
+            if not fetched():  # another process may have fetched it while this one waited
+                download(origin, target, expected, hash_algorithm)
+            if not unpacked.exists():
+                _unpack(target, folder)
+    return str(unpacked)
+
+
+@contextlib.contextmanager
+def _turn(target: Path) -> Iterator[None]:
+    """Hold the lock file of ``target`` (a lock between processes) while it is written."""
+    folder = config_path().parent / ".locks" / target.parent.name
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / f"{target.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"Waiting for another process to finish {target.name} ({lock.lock_file})", flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def download(origin: str, target: Path, file_hash: str | None, algorithm: str = "auto") -> None:

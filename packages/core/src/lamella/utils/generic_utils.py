@@ -152,6 +152,21 @@ def format_value(value: float, keep_sign: bool = True) -> str:
     return f" {value:.4f}" if big else f" {value:.4e}"
 
 
+def redraws_in_place(stream: TextIO) -> bool:
+    """Whether ``stream`` shows a line redrawn with ``\\b`` and ``\\r`` as one line.
+
+    A terminal does, and so does a Jupyter kernel's output (not a terminal, but it
+    honours ``\\r``). A pipe, a file or a CI log keeps every redraw as text.
+    """
+    isatty = getattr(stream, "isatty", None)
+    try:
+        if isatty is not None and isatty():
+            return True
+    except (OSError, ValueError):  # a closed or detached stream
+        pass
+    return "ipykernel" in sys.modules
+
+
 class Progbar:
     """A progress bar for ``target`` steps: ``verbose=1`` redraws a bar, ``2`` prints at the end.
 
@@ -159,6 +174,11 @@ class Progbar:
     shows their averages weighted by steps; :meth:`draw` shows averages computed
     elsewhere (the training loop keeps them on the device and reads them only when
     a line is actually drawn).
+
+    With ``verbose=1`` on a terminal the bar is redrawn in place, byte for byte as
+    Keras 1 draws it. When the output is not a terminal (``redraw`` is False: a pipe,
+    a file, a CI log) only the bar's final line is written, once the target is
+    reached, so logs do not fill with ``\\b`` and ``\\r``.
     """
 
     def __init__(
@@ -179,6 +199,7 @@ class Progbar:
         self.start = time.time()
         self.last_update = 0.0
         self.total_width = 0
+        self.redraw = redraws_in_place(self._out())
 
     def _out(self) -> TextIO:
         return self.stream or sys.stdout
@@ -201,9 +222,9 @@ class Progbar:
 
     def due(self, current: int, force: bool = False) -> bool:
         """Whether an update at ``current`` would draw anything (throttled to ``interval``)."""
-        if self.verbose == 1:
+        if self.verbose == 1 and self.redraw:
             return force or (time.time() - self.last_update) >= self.interval
-        return self.verbose == 2 and current >= self.target
+        return self.verbose in (1, 2) and current >= self.target
 
     def draw(self, current: int, averages: Mapping[str, float], force: bool = False) -> None:
         if not self.due(current, force):
@@ -212,7 +233,8 @@ class Progbar:
         out = self._out()
         if self.verbose == 1:
             previous = self.total_width
-            out.write("\b" * previous + "\r")
+            if self.redraw:
+                out.write("\b" * previous + "\r")
             digits = math.floor(math.log10(max(self.target, 1))) + 1
             bar = f"{current:{digits}d}/{self.target:{digits}d} ["
             filled = int(self.width * current / max(self.target, 1))

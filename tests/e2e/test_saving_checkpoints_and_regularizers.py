@@ -1,4 +1,5 @@
-"""The seed notes' programs about saving, callbacks, regularizers and custom activations."""
+"""Keras 1 programs that save and load models (JSON, YAML, HDF5, weights files), checkpoint
+with ``ModelCheckpoint``, and train with regularizers and custom activations."""
 
 from __future__ import annotations
 

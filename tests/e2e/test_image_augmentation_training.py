@@ -1,4 +1,5 @@
-"""The seed notes' ImageDataGenerator program: augmentation feeding fit_generator."""
+"""Keras 1's ImageDataGenerator program: augmentation feeding fit_generator, then
+evaluate_generator and predict_generator."""
 
 from __future__ import annotations
 

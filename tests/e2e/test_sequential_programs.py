@@ -1,6 +1,8 @@
-"""The seed notebook's programs, with ``keras`` replaced by ``lamella`` and nothing else.
+"""Keras 1 programs for Sequential models, with ``keras`` replaced by ``lamella`` and nothing
+else: the ways to build one and give its input shape, compile variants with custom metrics,
+training on dummy data, Sequential branches merged, and MLP classifiers.
 
-Dummy data sizes are the seed's own where they run in seconds; the printed
+Dummy data sizes are the programs' own where they run in seconds; the printed
 console lines are checked against Keras 1's formats.
 """
 
