@@ -2,9 +2,11 @@
 
 Both are off by default: eager float32 is what PyTorch users expect and what
 the loop is tuned for.  ``jit_compile=True`` (or a dict of ``torch.compile``
-options) compiles the pure part of a step, the forward pass and the loss;
-``mixed_precision='bf16'`` or ``'fp16'`` runs it under autocast, and for fp16
-scales the loss so small gradients survive.
+options) compiles the whole training step: the forward pass and the loss (whose
+backward pass AOTAutograd compiles with them) for one batch size, and the
+optimizer's update (``Optimizer.compile_step``).  ``mixed_precision='bf16'`` or
+``'fp16'`` runs the forward pass under autocast, and for fp16 scales the loss with
+``torch.amp.GradScaler`` so small gradients survive.
 """
 
 from __future__ import annotations
@@ -19,47 +21,24 @@ PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _NO_CONTEXT = contextlib.nullcontext()
 
 
-class LossScaler:
-    """Dynamic loss scaling for fp16, for any lamella optimizer (torch's GradScaler
-    only drives ``torch.optim`` optimizers).
+class OneBatchSize:
+    """``fn(inputs, ...)`` through ``torch.compile`` for the batch size of its first call.
 
-    The scale grows by ``growth_factor`` after ``growth_interval`` clean steps and
-    shrinks by ``backoff_factor`` when a gradient overflows; that step is skipped.
-    Checking for overflow reads one flag from the device per step.
+    Other sizes (an epoch's last, shorter batch) run ``fn`` eagerly: the same maths,
+    without compiling a second graph for a batch that comes once an epoch.
     """
 
-    def __init__(
-        self,
-        device: torch.device,
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-    ):
-        self.scale = torch.full((), init_scale, dtype=torch.float32, device=device)
-        self.growth_tracker = torch.zeros((), dtype=torch.int32, device=device)
-        self.growth_factor = growth_factor
-        self.backoff_factor = backoff_factor
-        self.growth_interval = growth_interval
+    def __init__(self, fn: Callable[..., Any], options: Mapping[str, Any]):
+        self.eager = fn
+        self.compiled = torch.compile(fn, **{"dynamic": False, **options})
+        self.size: int | None = None
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer: Any) -> None:
-        (loss * self.scale).backward()
-        grads = [p.grad for p in optimizer.params if p.grad is not None]
-        found_inf = torch.zeros((), dtype=torch.float32, device=self.scale.device)
-        if grads:
-            torch._amp_foreach_non_finite_check_and_unscale_(
-                grads, found_inf, self.scale.reciprocal()
-            )
-        if not bool(found_inf):
-            optimizer.step()
-        torch._amp_update_scale_(
-            self.scale,
-            self.growth_tracker,
-            found_inf,
-            self.growth_factor,
-            self.backoff_factor,
-            self.growth_interval,
-        )
+    def __call__(self, inputs: list[torch.Tensor], *args: Any, **kwargs: Any) -> Any:
+        size = int(inputs[0].shape[0]) if inputs else 0
+        if self.size is None:
+            self.size = size
+        run = self.compiled if size == self.size else self.eager
+        return run(inputs, *args, **kwargs)
 
 
 class Acceleration:
@@ -85,7 +64,10 @@ class Acceleration:
         self.jit_options: dict[str, Any] | None = (
             dict(jit_compile) if isinstance(jit_compile, Mapping) else {} if jit_compile else None
         )
-        self.scaler = LossScaler(device) if mixed_precision == "fp16" else None
+        # fp16 gradients underflow: torch's GradScaler scales the loss, skips a step
+        # whose gradients overflowed and adapts the scale; it drives every lamella
+        # optimizer, each a torch.optim.Optimizer
+        self.scaler = torch.amp.GradScaler(device.type) if mixed_precision == "fp16" else None
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Autocast to the mixed precision dtype; a free no-op context without one."""
@@ -97,11 +79,13 @@ class Acceleration:
         """``fn`` compiled with torch.compile when jit_compile asked for it."""
         if self.jit_options is None:
             return fn
-        return torch.compile(fn, **self.jit_options)
+        return OneBatchSize(fn, self.jit_options)
 
     def backward_and_step(self, loss: torch.Tensor, optimizer: Any) -> None:
-        if self.scaler is not None:
-            self.scaler.backward_and_step(loss, optimizer)
-        else:
+        if self.scaler is None:
             loss.backward()
             optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()

@@ -2,13 +2,16 @@
 
 A Keras optimizer is built with hyperparameters only (``SGD(lr=0.1)``) and
 meets its parameters at ``model.compile``, which calls :meth:`Optimizer.bind`.
-The loop then calls :meth:`zero_grad` and :meth:`step` once per batch.
+Every lamella optimizer is a ``torch.optim.Optimizer``: after ``bind`` it holds one
+parameter group of the trained weights, so ``torch.amp.GradScaler``,
+``torch.optim.lr_scheduler`` and ``torch.compile`` drive it as they drive torch's own.
 lamella-optimizers subclasses :class:`Optimizer` with Keras 1's update rules;
 :class:`TorchOptimizer` lets any ``torch.optim`` optimizer train a model.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,12 +26,16 @@ def hyperparameter(value: float) -> torch.Tensor:
     return torch.tensor(float(value), dtype=torch.float64)
 
 
-class Optimizer:
-    """Base class of lamella optimizers.
+class Optimizer(torch.optim.Optimizer):
+    """Base class of lamella optimizers: a ``torch.optim.Optimizer`` that gets its
+    parameters late, at ``compile``.
 
     Subclasses implement :meth:`build` (create their state for ``self.params``)
     and :meth:`apply_updates` (one update from the gradients, after clipping),
-    and list their state in :attr:`weights` in Keras's saved order.
+    and list their state in :attr:`weights` in Keras's saved order.  Until
+    :meth:`bind`, the one parameter group is empty.  Its ``'lr'`` is the very tensor
+    :attr:`lr`, so ``K.set_value(optimizer.lr, x)``, Keras's LearningRateScheduler and
+    ``torch.optim.lr_scheduler`` all change the same number.
 
     Every optimizer takes the two clipping arguments below, as Keras 1's did.
 
@@ -49,6 +56,7 @@ class Optimizer:
                 f"{', '.join(sorted(kwargs))}; optimizers accept only their "
                 "hyperparameters, clipnorm and clipvalue"
             )
+        super().__init__([{"params": []}], {})
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.params: Params = []
@@ -57,28 +65,49 @@ class Optimizer:
     # -- lifecycle used by the training loop ----------------------------------------
 
     def bind(self, params: Iterable[torch.nn.Parameter]) -> None:
-        """Attach the parameters to train (done by ``model.compile``)."""
+        """Attach the parameters to train (done by ``model.compile``): one parameter
+        group, fresh state."""
         self.params = list(params)
+        self.param_groups = []
+        self.state = defaultdict(dict)
+        group: dict[str, Any] = {"params": self.params}
+        if "_lr" in self.__dict__:
+            group["lr"] = self._lr
+        self.add_param_group(group)
         self.build()
 
     def build(self) -> None:
         """Create per-parameter state; the base class has none."""
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every gradient (``set_to_none=False``: zero them in place)."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.zero_()
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        """One update from the parameters' gradients (``closure``, as in torch.optim,
+        recomputes the loss first and is returned)."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
         params = [p for p in self.params if p.grad is not None]
-        if not params:
-            return
-        grads = [p.grad for p in params]
-        self.clip_gradients(grads)
-        self.apply_updates(params, grads)
+        if params:
+            grads = [p.grad for p in params]
+            self.clip_gradients(grads)
+            self.apply_updates(params, grads)
+        return loss
 
     def apply_updates(self, params: Params, grads: list[torch.Tensor]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement apply_updates")
+
+    def compile_step(self, options: dict[str, Any]) -> None:
+        """Run the update through ``torch.compile`` (``compile(jit_compile=True)``)."""
+        self.apply_updates = torch.compile(self.apply_updates, **options)  # type: ignore[method-assign]
 
     def clip_gradients(self, grads: list[torch.Tensor]) -> None:
         """Keras 1 clipping: by the global norm over all gradients, then by value."""
@@ -206,6 +235,7 @@ class TorchOptimizer(Optimizer):
                 f"got {optimizer!r}"
             )
         self._lr_version = -1
+        self._compiled_step: Any = None
 
     def bind(self, params: Iterable[torch.nn.Parameter]) -> None:
         self.params = list(params)
@@ -221,25 +251,52 @@ class TorchOptimizer(Optimizer):
                     f"hold {len(missing)} of the model's {len(self.params)} trainable weights; "
                     "build it from model.parameters(), or pass the class instead"
                 )
-        self._lr_version = self.lr._version
+        # the wrapped optimizer's groups and state are this one's: a GradScaler or an
+        # lr_scheduler given the wrapper sees what the torch optimizer steps
+        self.param_groups = self.torch_optimizer.param_groups
+        self.state = self.torch_optimizer.state
+        self._lr_version = self._lr._version
 
-    def zero_grad(self) -> None:
+    @property
+    def lr(self) -> torch.Tensor:
+        """The first group's learning rate as a tensor.  ``K.set_value`` on it reaches
+        every group at the next step; an ``lr_scheduler`` that set the groups' rate
+        shows here."""
+        if self.torch_optimizer is not None and self._lr._version == self._lr_version:
+            rate = float(self.torch_optimizer.param_groups[0].get("lr", 0.0))
+            if rate != float(self._lr):
+                self._lr.fill_(rate)
+                self._lr_version = self._lr._version
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float | torch.Tensor) -> None:
+        Optimizer.lr.fset(self, value)  # type: ignore[attr-defined]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
         assert self.torch_optimizer is not None
-        self.torch_optimizer.zero_grad(set_to_none=True)
+        self.torch_optimizer.zero_grad(set_to_none=set_to_none)
 
-    def step(self) -> None:
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
         assert self.torch_optimizer is not None, "compile() the model before training"
         if self.clipnorm or self.clipvalue:
             grads = [p.grad for p in self.params if p.grad is not None]
             if grads:
                 with torch.no_grad():
                     self.clip_gradients(grads)
-        if self.lr._version != self._lr_version:  # K.set_value changed it in place
+        if self._lr._version != self._lr_version:  # K.set_value changed it in place
             for group in self.torch_optimizer.param_groups:
-                group["lr"] = float(self.lr)
-            self._lr_version = self.lr._version
-        self.torch_optimizer.step()
+                group["lr"] = float(self._lr)
+            self._lr_version = self._lr._version
+        loss = (self._compiled_step or self.torch_optimizer.step)(closure)
         self._steps += 1
+        return loss
+
+    def compile_step(self, options: dict[str, Any]) -> None:
+        """The torch optimizer's own step through ``torch.compile``, as torch documents
+        for its optimizers."""
+        assert self.torch_optimizer is not None
+        self._compiled_step = torch.compile(self.torch_optimizer.step, **options)
 
     @property  # type: ignore[override]
     def iterations(self) -> torch.Tensor:

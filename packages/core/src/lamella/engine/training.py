@@ -223,6 +223,8 @@ class Model(Container):
         trained = {id(weight) for weight in trainable}
         if trainable or not isinstance(self.optimizer, TorchOptimizer):
             self.optimizer.bind(trainable)  # torch.optim refuses an empty parameter list
+        if trainable and self._acceleration.jit_options is not None:
+            self.optimizer.compile_step(self._acceleration.jit_options)
         if trainable:
             self.__dict__.pop("_train_step", None)
         else:  # nothing to train: each step computes the loss and metrics only, as in Keras 1

@@ -512,10 +512,16 @@ class Recurrent(WeightArguments, Layer):
             return None
         return start, lengths
 
+    @torch.compiler.disable
     def _run_fused(
         self, x: Tensor, initial: list[Tensor], window: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor | None, Tensor, list[Tensor]]:
-        """torch's fused kernel; a masked run of steps goes in as a packed sequence."""
+        """torch's fused kernel; a masked run of steps goes in as a packed sequence.
+
+        Never traced by ``torch.compile`` (``jit_compile``): traced, torch's recurrent
+        ops decompose into an unrolled loop of steps that takes minutes to compile and
+        runs slower than the fused kernel, which the compiled graph calls instead.
+        """
         kernel = self._kernel()[0]  # type: ignore[index]
         params = self._kernel_params()
         hx = [s.unsqueeze(0).contiguous() for s in initial]

@@ -13,6 +13,7 @@ from lamella.optim.base import (
     KerasOptimizer,
     Slots,
     Tensors,
+    addcdiv_scaled_,
     ema_of_square,
     sqrt_plus,
 )
@@ -80,12 +81,10 @@ class Adam(_AdamFamily):
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
-        lr_t = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+        lr_t = lr * (1.0 - beta_2**t) ** 0.5 / (1.0 - beta_1**t)
         torch._foreach_lerp_(state["ms"], grads, 1.0 - beta_1)
         ema_of_square(state["vs"], grads, beta_2)
-        torch._foreach_addcdiv_(
-            params, state["ms"], sqrt_plus(state["vs"], self.epsilon), value=-lr_t
-        )
+        addcdiv_scaled_(params, state["ms"], sqrt_plus(state["vs"], self.epsilon), -lr_t)
 
 
 class Adamax(_AdamFamily):
@@ -129,9 +128,7 @@ class Adamax(_AdamFamily):
         norms = state["us"]
         torch._foreach_mul_(norms, float(self.beta_2))
         torch._foreach_maximum_(norms, torch._foreach_abs(grads))
-        torch._foreach_addcdiv_(
-            params, state["ms"], torch._foreach_add(norms, self.epsilon), value=-lr_t
-        )
+        addcdiv_scaled_(params, state["ms"], torch._foreach_add(norms, self.epsilon), -lr_t)
 
 
 class Nadam(_AdamFamily):
@@ -156,6 +153,7 @@ class Nadam(_AdamFamily):
 
     slot_names = ("ms", "vs")
     config_keys = ("lr", "beta_1", "beta_2", "epsilon", "schedule_decay")
+    compiles_update = False  # its momentum schedule is a new number every step
 
     def __init__(
         self,
@@ -193,5 +191,12 @@ class Nadam(_AdamFamily):
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         super().set_weights(weights)
+        self._rebuild_schedule()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._rebuild_schedule()
+
+    def _rebuild_schedule(self) -> None:
         steps = int(self.iterations)
         self.m_schedule = math.prod(self._momentum_cache(t) for t in range(1, steps + 1))

@@ -11,6 +11,8 @@ from lamella.optim.base import (
     KerasOptimizer,
     Slots,
     Tensors,
+    add_scaled_,
+    addcdiv_scaled_,
     ema_of_square,
     sqrt_plus,
 )
@@ -66,7 +68,7 @@ class RMSprop(_RunningAverage):
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         averages = state["accumulators"]
         ema_of_square(averages, grads, float(self.rho))
-        torch._foreach_addcdiv_(params, grads, sqrt_plus(averages, self.epsilon), value=-lr)
+        addcdiv_scaled_(params, grads, sqrt_plus(averages, self.epsilon), -lr)
 
 
 class Adagrad(KerasOptimizer):
@@ -101,7 +103,7 @@ class Adagrad(KerasOptimizer):
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         sums = state["accumulators"]
         torch._foreach_addcmul_(sums, grads, grads)
-        torch._foreach_addcdiv_(params, grads, sqrt_plus(sums, self.epsilon), value=-lr)
+        addcdiv_scaled_(params, grads, sqrt_plus(sums, self.epsilon), -lr)
 
 
 class Adadelta(_RunningAverage):
@@ -146,5 +148,5 @@ class Adadelta(_RunningAverage):
         torch._foreach_sqrt_(scale)
         torch._foreach_div_(steps, scale)
         torch._foreach_mul_(steps, grads)
-        torch._foreach_add_(params, steps, alpha=-lr)
+        add_scaled_(params, steps, -lr)
         ema_of_square(deltas, steps, rho)

@@ -79,6 +79,8 @@ class KerasOptimizer(Optimizer):
     config_keys: tuple[str, ...] = ()
     saves_iterations = False
     counts_always = False
+    compiles_update = True
+    _compiled_update: Any = None
 
     decay = Hyperparameter()  # set by use_decay: Nadam has none
     epsilon = PlainHyperparameter()  # SGD has none
@@ -105,21 +107,71 @@ class KerasOptimizer(Optimizer):
         self.initial_decay = float(self.decay)
 
     def build(self) -> None:
-        """Zero state for every parameter, on the parameter's device and in its dtype."""
+        """Zero state for every parameter, on the parameter's device and in its dtype.
+
+        torch.optim's ``state`` holds the same tensors by parameter, and the group the
+        iteration count, so ``state_dict()`` saves what Keras saves.
+        """
         self._slots = {
             name: [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
             for name in self.slot_names
         }
         self._index = {id(p): i for i, p in enumerate(self.params)}
+        self._link_state()
+
+    def _link_state(self) -> None:
+        for i, p in enumerate(self.params):
+            self.state[p] = {name: self._slots[name][i] for name in self.slot_names}
+        self.param_groups[0]["iterations"] = self.iterations
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch.optim's loader, then the loaded values copied into this optimizer's own
+        tensors (``lr``, ``iterations``, the slots), which other objects hold."""
+        super().load_state_dict(state_dict)
+        group = self.param_groups[0]
+        with torch.no_grad():
+            self._lr.fill_(float(group["lr"]))
+            self.iterations.fill_(float(group.get("iterations", self.iterations)))
+            for i, p in enumerate(self.params):
+                loaded = self.state.get(p, {})
+                for name in self.slot_names:
+                    if name in loaded:
+                        self._slots[name][i].copy_(loaded[name])
+        group["lr"] = self._lr
+        self._link_state()
 
     def apply_updates(self, params: Params, grads: Tensors) -> None:
         iterations = float(self.iterations)
         lr = float(self.lr)
         if self.initial_decay > 0:
             lr /= 1.0 + float(self.decay) * iterations
-        self.update(params, grads, self._slots_of(params), lr, iterations + 1)
+        if self._compiled_update is None:
+            self.update(params, grads, self._slots_of(params), lr, iterations + 1)
+        else:  # the step's numbers as tensors: a new value is not a new graph
+            rate, step = self._step_numbers
+            rate.fill_(lr)
+            step.fill_(iterations + 1)
+            self._compiled_update(params, grads, self._slots_of(params), rate, step)
         if self.counts_always or self.initial_decay > 0:
             self.iterations.add_(1)
+
+    def compile_step(self, options: dict[str, Any]) -> None:
+        """Run :meth:`update` through ``torch.compile`` (``compile(jit_compile=True)``):
+        the rule's element-wise passes over every parameter become one fused loop.
+
+        The learning rate and step count change from step to step, so the compiled rule
+        gets them as 0-d tensors on the parameters' device, never as Python numbers,
+        which would compile a new graph for each value.  Rules whose other numbers
+        change every step (Nadam's momentum schedule) set ``compiles_update = False``
+        and stay eager.
+        """
+        if not self.compiles_update or not self.params:
+            return
+        first = self.params[0]
+        self._step_numbers = tuple(
+            torch.zeros((), dtype=first.dtype, device=first.device) for _ in range(2)
+        )
+        self._compiled_update = torch.compile(self.update, **options)
 
     def update(self, params: Params, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         """Apply the rule in place.
@@ -155,6 +207,26 @@ def ema_of_square(averages: Tensors, grads: Tensors, rho: float) -> None:
     """``a = rho * a + (1 - rho) * g**2`` in place, the second moment most rules keep."""
     torch._foreach_mul_(averages, rho)
     torch._foreach_addcmul_(averages, grads, grads, value=1.0 - rho)
+
+
+def add_scaled_(targets: Tensors, sources: Tensors, factor: float | torch.Tensor) -> None:
+    """``t += factor * s`` in place; ``factor`` a number, or a 0-d tensor when compiled."""
+    if isinstance(factor, torch.Tensor):
+        torch._foreach_add_(targets, torch._foreach_mul(sources, factor))
+    else:
+        torch._foreach_add_(targets, sources, alpha=factor)
+
+
+def addcdiv_scaled_(
+    targets: Tensors, numerators: Tensors, denominators: Tensors, factor: float | torch.Tensor
+) -> None:
+    """``t += factor * n / d`` in place; ``factor`` a number, or a 0-d tensor when compiled."""
+    if isinstance(factor, torch.Tensor):
+        ratios = torch._foreach_div(numerators, denominators)
+        torch._foreach_mul_(ratios, factor)
+        torch._foreach_add_(targets, ratios)
+    else:
+        torch._foreach_addcdiv_(targets, numerators, denominators, value=factor)
 
 
 def sqrt_plus(tensors: Tensors, epsilon: float) -> Tensors:

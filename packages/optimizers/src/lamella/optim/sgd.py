@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamella.optim.base import Hyperparameter, KerasOptimizer, Slots, Tensors
+from lamella.optim.base import Hyperparameter, KerasOptimizer, Slots, Tensors, add_scaled_
 
 
 class SGD(KerasOptimizer):
@@ -56,9 +56,9 @@ class SGD(KerasOptimizer):
         momentum = float(self.momentum)
         velocities = state["moments"]
         torch._foreach_mul_(velocities, momentum)
-        torch._foreach_add_(velocities, grads, alpha=-lr)
+        add_scaled_(velocities, grads, -lr)
         if self.nesterov:
             torch._foreach_add_(params, velocities, alpha=momentum)
-            torch._foreach_add_(params, grads, alpha=-lr)
+            add_scaled_(params, grads, -lr)
         else:
             torch._foreach_add_(params, velocities)
