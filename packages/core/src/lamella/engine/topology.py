@@ -13,7 +13,7 @@ import functools
 import inspect
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -388,6 +388,11 @@ class Layer(nn.Module):
             ``get_weights()``, applied when the layer is built; each such layer
             lists it among its own arguments.
     """
+
+    #: Device types ("cpu", "cuda") where ``torch.compile`` makes this layer slower than
+    #: eager, as measured in ``bench/``: ``compile(jit_compile=True)`` then leaves a model
+    #: holding it eager there, with a warning.
+    eager_on: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A layer's ``build`` marks it built, so a layer built by hand

@@ -212,6 +212,7 @@ class Model(Container):
         self.metrics_names = metrics_names(self.objectives)
         distributed.active()  # under torchrun with LAMELLA_DISTRIBUTED=1: the group, this GPU
         self._place(device)
+        jit_compile = self._jit_worth_it(jit_compile)
         self._acceleration = Acceleration(self.device, jit_compile, mixed_precision)
         self._objective_step = self._acceleration.wrap(self._objective)
         self._train_objective = self._objective_step  # data parallel steps swap in DDP's
@@ -300,6 +301,28 @@ class Model(Container):
         found = self.penalties() if self._has_penalties else []
         found.extend(self.activity_penalties())
         return found
+
+    def _jit_worth_it(self, jit_compile: bool | Mapping[str, Any]) -> bool | Mapping[str, Any]:
+        """``jit_compile``, unless a layer is known to run slower compiled on this device
+        (``Layer.eager_on``): then False, with a warning naming the layers."""
+        if not jit_compile:
+            return jit_compile
+        slower = sorted(
+            {
+                type(layer).__name__
+                for layer in self._all_layers()
+                if self.device.type in layer.eager_on
+            }
+        )
+        if not slower:
+            return jit_compile
+        warnings.warn(
+            f"compile: jit_compile=True is ignored on the {self.device.type}: torch.compile "
+            f"runs {', '.join(slower)} slower there than eager (see bench/RESULTS.md), so "
+            f"model {self.name} trains eagerly",
+            stacklevel=3,
+        )
+        return False
 
     def _objective(
         self,
