@@ -88,6 +88,8 @@ def test_kernel_matches_autograd_of_the_step_loop(
 GRADCHECK = [
     ("lstm", ["tanh", "hard_sigmoid"]),
     ("lstm", ["tanh", "sigmoid"]),
+    ("lstm", ["hard_sigmoid", "sigmoid"]),  # an activation with a shift after the cell
+    ("lstm", ["relu", "tanh"]),  # an inner activation with an affine map after its core
     ("gru", ["tanh", "hard_sigmoid"]),
     ("gru_reset_after", ["tanh", "sigmoid"]),
     ("simple_rnn", ["tanh"]),
@@ -96,12 +98,9 @@ GRADCHECK = [
 GATES = {"lstm": 4, "gru": 3, "gru_reset_after": 3, "simple_rnn": 1}
 
 
-@pytest.mark.parametrize("dropout", ["none", "per_gate", "shared"])
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "holes"])
-@pytest.mark.parametrize(("cell", "names"), GRADCHECK, ids=[f"{c}-{n[-1]}" for c, n in GRADCHECK])
-def test_backward_matches_finite_differences(cell, names, masked, dropout):
-    """Every input's gradient in float64: x, the weights, the initial states (and the
-    reset-after GRU's recurrent bias), through masks and both kinds of dropout mask."""
+def kernel_problem(cell, names, masked, dropout):
+    """A small float64 problem for ``kernels.run``: a function of x, the weights and the
+    initial states (which returns the sequence and the final states), and those inputs."""
     batch, steps, dim, n, k = 3, 4, 3, 2, GATES[cell]
     generator = torch.Generator().manual_seed(0)
 
@@ -135,7 +134,70 @@ def test_backward_matches_finite_differences(cell, names, masked, dropout):
         sequence, finals = kernels.run(cell, x, weights_, initial_, masks_W, masks_U, mask, found)
         return (sequence, *finals)
 
-    assert torch.autograd.gradcheck(function, (x, *weights, *initial))
+    return function, (x, *weights, *initial)
+
+
+def weighted(*outputs):
+    """A fixed weighting of every output: gradients that differ from element to element."""
+    return sum(
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view(y.shape)).sum() for y in outputs
+    )
+
+
+def outputs_and_input_gradients(function, inputs, loss=weighted):
+    """``function``'s outputs, and the gradients of ``loss`` of them at copies of ``inputs``."""
+    leaves = [t.detach().clone().requires_grad_() for t in inputs]
+    outputs = function(*leaves)
+    loss(*outputs).backward()
+    return [y.detach() for y in outputs] + [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("dropout", ["none", "per_gate", "shared"])
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "holes"])
+@pytest.mark.parametrize(
+    ("cell", "names"), GRADCHECK, ids=[f"{c}-{'-'.join(n)}" for c, n in GRADCHECK]
+)
+def test_backward_matches_finite_differences(cell, names, masked, dropout):
+    """Every input's gradient in float64: x, the weights, the initial states (and the
+    reset-after GRU's recurrent bias), through masks and both kinds of dropout mask."""
+    function, inputs = kernel_problem(cell, names, masked, dropout)
+    assert torch.autograd.gradcheck(function, inputs)
+
+
+@pytest.mark.parametrize("dropout", ["none", "per_gate", "shared"])
+@pytest.mark.parametrize("names", [["tanh", "hard_sigmoid"], ["tanh", "sigmoid"]])
+def test_lstm_with_the_accelerators_tanh(monkeypatch, names, dropout):
+    """Off the CPU the kernels run tanh as torch.tanh, not as 2·sigmoid(2z) - 1, so the
+    LSTM keeps its cell state as it is: the same results, and finite differences agree."""
+    function, inputs = kernel_problem("lstm", names, True, dropout)
+    on_cpu = outputs_and_input_gradients(function, inputs)
+    monkeypatch.setattr(kernels, "_ON_CPU", kernels._BY_NAME)
+    assert torch.autograd.gradcheck(function, inputs)
+    for got, expected in zip(outputs_and_input_gradients(function, inputs), on_cpu, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_inputs_and_upstream_gradients_of_any_layout(cell):
+    """A time-major input seen batch-first (as from a permute), with a dropout mask per
+    gate, and upstream gradients that are broadcast views (from ``sum``): the results of
+    contiguous ones."""
+    names = ["tanh", "hard_sigmoid"]
+    function, inputs = kernel_problem(cell, names, True, "per_gate")
+    x = inputs[0].detach()
+    time_major = x.transpose(0, 1).contiguous().transpose(0, 1)
+    assert not time_major.is_contiguous()
+
+    def dense(*outputs):  # upstream gradients in tensors of their own
+        return sum((y * torch.full_like(y, 2.0)).sum() for y in outputs)
+
+    def broadcast(*outputs):  # upstream gradients that expand one number
+        return 2 * sum(y.sum() for y in outputs)
+
+    expected = outputs_and_input_gradients(function, inputs, dense)
+    got = outputs_and_input_gradients(function, (time_major, *inputs[1:]), broadcast)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 # -- which path, and what the kernels refuse ----------------------------------------------------

@@ -8,11 +8,12 @@ arithmetic, set the speed.  Here each cell is one ``torch.autograd.Function`` ov
 whole sequence, its input projection included:
 
 * forward: ``W·x + b`` for every step in one batched product, then the step loop without
-  autograd, each result written into buffers allocated once per call (``out=``);
+  autograd, each result written into buffers allocated once per call (``out=``; the LSTM
+  adds ``U·h`` into the projection's buffer in place);
 * backward: the reverse recurrence by hand.  What does not depend on the recurrence (the
   activations' slopes times the saved gates) is computed for all steps at once before the
   loop, so a step is one matrix product and a few element-wise operations; the weights'
-  gradients are one matrix product each, over all steps, after it.
+  gradients are one matrix product each (one per dropout mask), over all steps, after it.
 
 A step's tensors are feature-major, ``(features, batch)``: ``U·h`` reads ``weight_hh`` as
 it is stored, and each gate block is a contiguous run of rows, which element-wise
@@ -24,8 +25,9 @@ gate's ``scale`` and ``shift`` are folded into the rows of the weights that prod
 ``z`` (a few small products per call).  Keras 1's hard_sigmoid ``clip(0.2z + 0.5, 0, 1)``
 becomes one clip.  On the CPU, whose ``tanh`` runs element by element and several times
 slower than its vectorized ``sigmoid``, tanh is ``2·sigmoid(2z) - 1``; the LSTM keeps its
-cell state times 2 so that ``tanh(c)`` is a sigmoid and an affine map too.  These are the
-same functions; results equal the step-by-step maths up to float rounding (1e-6).
+cell state times -2 so that ``o·tanh(c) = o - 2·o·sigmoid(-2c)`` is a sigmoid and one
+``addcmul``.  These are the same functions; results equal the step-by-step maths up to
+float rounding (1e-6).
 
 Keras's masks (a masked step keeps the states and outputs the previous ``h``) and Keras 1's
 dropout masks (one per sample for the sequence: per gate block with ``consume_less``
@@ -75,46 +77,58 @@ class Activation:
     """An activation as the kernels run it: ``post(core(scale·z + shift))``.
 
     ``core(u, out)`` writes into ``out`` (which may be ``u``); ``post`` is ``(m, c)`` for
-    ``m·v + c``, or None; ``slope(v)`` is the derivative at ``z`` from the value ``v``
-    there (so the kernels keep values, not inputs).
+    ``m·v + c``, or None; ``core_slope(s, out)`` is core's derivative from its value ``s``
+    (so the kernels keep values, not inputs).
     """
 
     name: str
     core: Callable[[Tensor, Tensor], Tensor]
-    slope: Callable[[Tensor], Tensor]
+    core_slope: Callable[[Tensor, Tensor | None], Tensor]
     scale: float = 1.0
     shift: float = 0.0
     post: tuple[float, float] | None = None
 
-    def folded_slope(self, value: Tensor) -> Tensor:
-        """The derivative with respect to the folded input ``scale·z + shift``."""
-        slope = self.slope(value)
-        return slope if self.scale == 1.0 else slope.div_(self.scale)
+    def folded_slope(self, value: Tensor, out: Tensor | None = None) -> Tensor:
+        """The derivative with respect to the folded input ``scale·z + shift``, from the
+        activation's value."""
+        if self.post is None:
+            return self.core_slope(value, out)
+        m, c = self.post
+        core = torch.sub(value, c, out=out).div_(m)
+        return self.core_slope(core, core).mul_(m)
 
 
-def _sigmoid_slope(v: Tensor) -> Tensor:
-    return torch.addcmul(v, v, v, value=-1.0)  # v (1 - v)
+def _sigmoid_slope(s: Tensor, out: Tensor | None) -> Tensor:
+    return torch.addcmul(s, s, s, value=-1.0, out=out)  # s (1 - s)
 
 
-def _tanh_slope(v: Tensor) -> Tensor:
-    return torch.mul(v, v).neg_().add_(1.0)
+def _clip_slope(s: Tensor, out: Tensor | None) -> Tensor:
+    # 1 on the linear piece (0 < s < 1, where s - s² > 0), 0 where clipped.  At the kinks
+    # themselves (s exactly 0 or 1 from an unclipped input) autograd of the clip would
+    # pass 1; no input reaches them in practice.
+    return torch.addcmul(s, s, s, value=-1.0, out=out).sign_()
 
 
-def _hard_sigmoid_slope(v: Tensor) -> Tensor:
-    # 0.2 on the linear piece (0 < v < 1, where v - v² > 0), 0 where clipped.  At the
-    # kinks themselves (v exactly 0 or 1 from an unclipped input) autograd of the clip
-    # would pass 0.2; no input reaches them in practice.
-    return torch.addcmul(v, v, v, value=-1.0).sign_().mul_(0.2)
+def _tanh_slope(s: Tensor, out: Tensor | None) -> Tensor:
+    return torch.addcmul(s.new_ones(()), s, s, value=-1.0, out=out)  # 1 - s²
+
+
+def _relu_slope(s: Tensor, out: Tensor | None) -> Tensor:
+    return torch.sign(s, out=out)  # s >= 0: 1 where positive
+
+
+def _identity_slope(s: Tensor, out: Tensor | None) -> Tensor:
+    return torch.ones_like(s) if out is None else out.fill_(1.0)
 
 
 _SIGMOID = Activation("sigmoid", _sigmoid, _sigmoid_slope)
 # Keras 1's clip(0.2z + 0.5, 0, 1), its 0.2 and 0.5 folded into the weights.
-_HARD_SIGMOID = Activation("hard_sigmoid", _clip, _hard_sigmoid_slope, 0.2, 0.5)
+_HARD_SIGMOID = Activation("hard_sigmoid", _clip, _clip_slope, 0.2, 0.5)
 _TANH = Activation("tanh", _tanh, _tanh_slope)
 # tanh(z) = 2·sigmoid(2z) - 1, for the CPU (within 2.5e-7 of its tanh).
-_TANH_BY_SIGMOID = Activation("tanh", _sigmoid, _tanh_slope, 2.0, 0.0, (2.0, -1.0))
-_RELU = Activation("relu", _relu, lambda v: (v > 0).to(v.dtype))
-_LINEAR = Activation("linear", _identity, torch.ones_like)
+_TANH_BY_SIGMOID = Activation("tanh", _sigmoid, _sigmoid_slope, 2.0, 0.0, (2.0, -1.0))
+_RELU = Activation("relu", _relu, _relu_slope)
+_LINEAR = Activation("linear", _identity, _identity_slope)
 
 _BY_NAME = {a.name: a for a in (_SIGMOID, _HARD_SIGMOID, _TANH, _RELU, _LINEAR)}
 _ON_CPU = {**_BY_NAME, "tanh": _TANH_BY_SIGMOID}
@@ -194,10 +208,12 @@ class _Projection:
         if masks is None:
             steps = steps.contiguous()
         else:  # the same mask at every step: (k, t, b, d), or (t, b, d) for a shared one
-            steps = steps.unsqueeze(0) * masks.unsqueeze(1)
+            masked = x.new_empty(self.k, *steps.shape)  # in this order, whatever x's layout
+            steps = torch.mul(steps.unsqueeze(0), masks.unsqueeze(1), out=masked)
             if self.k == 1:
                 steps = steps[0]
         self.steps, self.weight, self.bias, self.masks = steps, weight, bias, masks
+        self.dim = x.shape[2]
 
     def forward(self) -> Tensor:
         k, width = self.k, self.weight.shape[0]
@@ -214,27 +230,28 @@ class _Projection:
         return out.view(length, width, batch)
 
     def backward(self, grad: Tensor, needs: tuple[bool, ...]) -> list[Tensor | None]:
-        """Gradients at x, the weight and the bias, from the gradient ``grad`` (k·n, t·b)."""
+        """Gradients at x, the weight and the bias, from the gradient ``grad`` (k·n, t·b):
+        one product per mask for each."""
         grad_x = grad_weight = grad_bias = None
-        k, dim = self.k, self.steps.shape[-1]
-        n = self.weight.shape[0] // k
-        rows = self.steps.reshape(k, -1, dim) if k > 1 else self.steps.reshape(-1, dim)
+        k, shape = self.k, self.steps.shape[-3:]
+        blocks = list(zip(grad.t().chunk(k, 1), self.weight.chunk(k), strict=True))
         if needs[0]:
-            if k == 1:
-                at_steps = grad.t().mm(self.weight)  # (t·b, d)
-            else:
-                blocks = self.weight.view(k, n, dim)
-                at_steps = torch.bmm(grad.view(k, n, -1).transpose(1, 2), blocks)
-            at_steps = at_steps.view(*self.steps.shape)
-            if self.masks is not None:
-                at_steps = at_steps.view(k, *self.steps.shape[-3:]) * self.masks.unsqueeze(1)
-                at_steps = at_steps.sum(0)
+            if self.masks is None:
+                at_steps = grad.t().mm(self.weight).view(shape)
+            else:  # the sum over the blocks of each block's gradient times its mask
+                at_steps = scratch = None
+                for (block, weight), mask in zip(blocks, self.masks, strict=True):
+                    scratch = torch.mm(block, weight, out=scratch)
+                    if at_steps is None:
+                        at_steps = scratch.view(shape) * mask
+                    else:
+                        at_steps.addcmul_(scratch.view(shape), mask)
             grad_x = at_steps.transpose(0, 1)
         if needs[1]:
-            if k == 1:
-                grad_weight = grad.mm(rows)
-            else:
-                grad_weight = torch.bmm(grad.view(k, n, -1), rows).flatten(0, 1)
+            grad_weight = self.weight.new_empty(self.weight.shape)
+            rows = self.steps.reshape(k, -1, self.dim)
+            for (block, _), steps, out in zip(blocks, rows, grad_weight.chunk(k), strict=True):
+                torch.mm(block.t(), steps, out=out)
         if needs[2]:
             grad_bias = grad.sum(1)
         return [grad_x, grad_weight, grad_bias]
@@ -361,89 +378,193 @@ class _Kernel(torch.autograd.Function):
 
 # -- LSTM -------------------------------------------------------------------------------
 
+#: The kernel's order of the LSTM's gate blocks, as indices into the layer's i, f, c, o:
+#: o, i, f, c makes the inner activation's blocks (o, i, f) one run of rows, and the blocks
+#: that the cell state's gradient reaches (i, f, c) another.  ``_LSTM_BACK`` undoes it.
+_LSTM_ORDER, _LSTM_BACK = [3, 0, 1, 2], [1, 2, 3, 0]
 
-class _LSTM(_Kernel):
-    """Keras 1's LSTM; gate blocks i, f, c, o (the layer's order).  The cell state is kept
-    times ``act.scale`` (c' = a·c, with a·act(z) as the c block's value), so that the
-    activation of c' needs no scaling either."""
+
+def _reordered(tensor: Tensor | None, order: list[int]) -> Tensor | None:
+    """The gate blocks of ``tensor`` (its first dimension, 4·n rows or 4 masks) in ``order``;
+    a mask shared by the blocks as it is."""
+    if tensor is None or tensor.shape[0] == 1:
+        return tensor
+    return tensor.unflatten(0, (4, -1))[order].flatten(0, 1)
+
+
+class _LSTM(torch.autograd.Function):
+    """Keras 1's LSTM; the gate blocks in the order o, i, f, c (``_LSTM_ORDER``), so that
+    each of the runs of blocks that one operation goes through (o, i, f for the inner
+    activation; i, f, c for the cell state's gradient) is one contiguous run of rows.
+
+    The cell state is kept as ``S = κ·c``.  With ``h = o·act(c)``, ``act(c) = core(S + shift)``
+    for κ = act's scale; for ``tanh(c) = 1 - 2·sigmoid(-2c)`` (the CPU's tanh) κ = -2, and
+    ``h = o - 2·o·sigmoid(S)`` is one ``addcmul``.  The c block's value goes into the cell
+    as ``G = κ·act(z_c)``.
+    """
 
     @staticmethod
     def forward(ctx, x, weight_ih, bias, weight_hh, h0, c0, masks_W, masks_U, keep, act, inner):  # type: ignore[override]
         n = weight_hh.shape[1]
-        folding = _Folding([inner, inner, act, inner], n, weight_hh)
-        projected = _Kernel._start(ctx, x, weight_ih, bias, masks_W, folding)
-        steps, _, batch = projected.shape
-        product = _Product(folding.weight(weight_hh), _feature_major(masks_U))
-        gain = act.scale
-        to_g, to_tanh_c = _post(act, gain, x), _post(act, 1.0, x)
-        inner_post = _post(inner, 1.0, x)
+        folding = _Folding([inner, inner, inner, act], n, weight_hh)
+        weight_ih, bias, weight_hh = (
+            _reordered(w, _LSTM_ORDER) for w in (weight_ih, bias, weight_hh)
+        )
+        masks_W, masks_U = _reordered(masks_W, _LSTM_ORDER), _reordered(masks_U, _LSTM_ORDER)
+        projection = _Projection(x, folding.weight(weight_ih), folding.bias(bias), masks_W)
+        ctx.projection, ctx.folding = projection, folding
+        gates = projection.forward()  # (t, 4·n, b), blocks o, i, f, c
+        steps, _, batch = gates.shape
+        weight_hh = folding.weight(weight_hh)
+        masks = _feature_major(masks_U)
+        if act.post is None:  # h = o·core(S + shift)
+            kappa, a = act.scale, 1.0
+        else:  # m·sigmoid(u) + c0 = (m + c0) - m·sigmoid(-u), and m + c0 = 1 (tanh)
+            kappa, a = -act.scale, -act.post[0]
+        to_g, inner_post = _post(act, kappa, x), _post(inner, 1.0, x)
         shared_core = inner.core is act.core and inner_post.identity
-        gates = torch.empty_like(projected)  # i, f, o after activation; c: see g
-        g, tanh_c = x.new_empty(steps, n, batch), x.new_empty(steps, n, batch)
-        h_seq, c_seq = _states(h0, steps), _states(c0 * gain, steps)
-        h, c = h_seq[0], c_seq[0]
-        blocks = _rows(gates, slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n), slice(3 * n, None))
-        columns = zip(projected, gates, blocks, g, tanh_c, h_seq[1:], c_seq[1:], strict=True)
-        for t, (x_t, z, (i, f, z_c, o), g_t, tanh_c_t, h_t, c_t) in enumerate(columns):
-            product.forward(x_t, h, z)
+        g = gates[:, 3 * n :] if to_g.identity else x.new_empty(steps, n, batch)
+        s, cell, h_seq = torch.empty_like(g), _states(c0 * kappa, steps), _states(h0, steps)
+        masked_h = None if masks is None else torch.empty_like(masks)  # h times its masks
+        per_gate = masks is not None and masks.shape[0] > 1
+        blocks = weight_hh.view(4, n, n) if per_gate else None
+        cells, hs = cell.unbind(0), h_seq.unbind(0)
+        columns = zip(
+            gates.unbind(0),
+            gates[:, : 3 * n].unbind(0),
+            *(gates[:, k * n : (k + 1) * n].unbind(0) for k in range(4)),
+            g.unbind(0),
+            s.unbind(0),
+            cells[:-1],
+            cells[1:],
+            hs[:-1],
+            hs[1:],
+            strict=True,
+        )
+        for t, (z, z_ifo, o, i, f, z_c, g_t, s_t, c, c_t, h, h_t) in enumerate(columns):
+            if masks is None:
+                z.addmm_(weight_hh, h)
+            elif per_gate:
+                z.view(4, n, batch).baddbmm_(blocks, torch.mul(h, masks, out=masked_h))
+            else:
+                z.addmm_(weight_hh, torch.mul(h, masks[0], out=masked_h[0]))
             if shared_core:  # one call for every block
                 inner.core(z, z)
-                to_g.apply(z_c, g_t)
             else:
-                to_g.apply(act.core(z_c, g_t), g_t)
-                inner_post.apply(inner.core(z, z), z)
+                act.core(z_c, z_c)
+                inner_post.apply(inner.core(z_ifo, z_ifo), z_ifo)
+            if not to_g.identity:
+                to_g.apply(z_c, g_t)
             torch.mul(f, c, out=c_t).addcmul_(i, g_t)
             if act.shift:
-                torch.add(c_t, act.shift, out=tanh_c_t)
-                to_tanh_c.apply(act.core(tanh_c_t, tanh_c_t), tanh_c_t)
+                act.core(torch.add(c_t, act.shift, out=s_t), s_t)
             else:
-                to_tanh_c.apply(act.core(c_t, tanh_c_t), tanh_c_t)
-            torch.mul(o, tanh_c_t, out=h_t)
+                act.core(c_t, s_t)
+            if a == 1.0:
+                torch.mul(o, s_t, out=h_t)
+            else:
+                torch.addcmul(o, o, s_t, value=a, out=h_t)
             if keep is not None:
                 torch.where(keep[t], h_t, h, out=h_t)
                 torch.where(keep[t], c_t, c, out=c_t)
-            h, c = h_t, c_t
-        ctx.save_for_backward(product.weight, masks_U, keep, gates, g, tanh_c, h_seq, c_seq)
-        ctx.act, ctx.inner = act, inner
-        c_last = c_seq[-1].t()
-        return h_seq[1:].permute(2, 0, 1), c_last / gain if gain != 1.0 else c_last
+        ctx.save_for_backward(weight_hh, masks, keep, gates, g, s, cell, h_seq)
+        ctx.act, ctx.inner, ctx.kappa, ctx.a = act, inner, kappa, a
+        c_last = cell[-1].t()
+        return h_seq[1:].permute(2, 0, 1), c_last / kappa if kappa != 1.0 else c_last
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_seq, grad_c):  # type: ignore[override]
-        weight_hh, masks_U, keep, gates, g, tanh_c, h_seq, c_seq = ctx.saved_tensors
-        act, inner = ctx.act, ctx.inner
-        steps, width, _ = gates.shape
-        n, gain = width // 4, act.scale
-        product = _Product(weight_hh, _feature_major(masks_U))
-        # d(folded input) = factor * (dc', dc', dc', dh) by block, dc' the cell's gradient.
-        factor = inner.folded_slope(gates)
-        factor[:, :n].mul_(g)
-        factor[:, n : 2 * n].mul_(c_seq[:-1])
-        factor[:, 2 * n : 3 * n] = act.slope(g / gain if gain != 1.0 else g).mul_(gates[:, :n])
-        factor[:, 3 * n :].mul_(tanh_c)
-        to_cell = act.folded_slope(tanh_c).mul_(gates[:, 3 * n :])  # dc' += dh * to_cell
-        _masked(keep, factor, to_cell)
-        forget = _passing(keep, gates[:, n : 2 * n])
-        skipped = None if keep is None else (~keep).to(gates.dtype)
-        grad_pre = torch.empty_like(gates)
-        grad_h = _step_grads(grad_seq)
-        dh, dc = grad_h[-1], (grad_c / gain).t().contiguous()
-        factor_icf, factor_o = factor[:, : 3 * n].unflatten(1, (3, n)), factor[:, 3 * n :]
-        grad_icf, grad_o = grad_pre[:, : 3 * n].unflatten(1, (3, n)), grad_pre[:, 3 * n :]
-        for t in range(steps - 1, -1, -1):
-            dc = torch.addcmul(dc, dh, to_cell[t])
-            torch.mul(factor_icf[t], dc, out=grad_icf[t])
-            torch.mul(factor_o[t], dh, out=grad_o[t])
-            dc.mul_(forget[t])
-            base = grad_h[t - 1] if t else None
-            if skipped is not None:  # a masked step hands its h gradient back unchanged
-                base = dh * skipped[t] if base is None else torch.addcmul(base, dh, skipped[t])
-            dh = product.backward(grad_pre[t], base)
-        grad_pre = _by_feature(grad_pre)
-        weight_grad = product.weight_grad(grad_pre, h_seq[:-1]) if ctx.needs_input_grad[3] else None
-        grads = _Kernel._finish(ctx, grad_pre, weight_grad)
-        return (*grads, dh.t(), dc.t() * gain, None, None, None, None, None)
+        weight_hh, masks, keep, gates, g, s, cell, h_seq = ctx.saved_tensors
+        act, inner, kappa, a = ctx.act, ctx.inner, ctx.kappa, ctx.a
+        steps, width, batch = gates.shape
+        n = width // 4
+        o, i, f, c_core = gates.unflatten(1, (4, n)).unbind(1)
+        # factor: what turns the gradient at h (block o) or at the cell state (i, f, c)
+        # into the gradient at the block's folded input, for every step at once.
+        factor = torch.empty_like(gates)
+        inner.folded_slope(gates[:, : 3 * n], out=factor[:, : 3 * n])
+        factor_o, factor_i, factor_f, factor_c = factor.unflatten(1, (4, n)).unbind(1)
+        if a == 1.0:  # d h / d o = act(c) = s
+            factor_o.mul_(s)
+        else:  # = 1 + a·s
+            factor_o.addcmul_(factor_o, s, value=a)
+        factor_i.mul_(g)
+        factor_f.mul_(cell[:-1])
+        # d G / d z_c = κ·m·core'(s_c), m the post's factor
+        act.core_slope(c_core, factor_c).mul_(i)
+        gain = kappa * (act.post[0] if act.post is not None else 1.0)
+        if gain != 1.0:
+            factor_c.mul_(gain)
+        to_cell = act.core_slope(s, None).mul_(o)  # d S += d h · to_cell
+        if a != 1.0:
+            to_cell.mul_(a)
+        forget, skipped = f, None
+        if keep is not None:  # a masked step computes nothing and passes the states on
+            factor.mul_(keep)
+            to_cell.mul_(keep)
+            forget = torch.where(keep, f, torch.ones_like(f))
+            skipped = (~keep).to(gates.dtype)
+        # The gradient at each h, indexed as h_seq: t + 1 for step t's output.
+        grad_h = torch.empty_like(h_seq)
+        grad_h[0].zero_()
+        grad_h[1:].view(-1, batch).copy_(grad_seq.reshape(batch, -1).t())  # a 2-D transpose
+        d_cell = grad_c.t().clone(memory_format=torch.contiguous_format)
+        if kappa != 1.0:
+            d_cell.div_(kappa)
+        per_gate = masks is not None and masks.shape[0] > 1
+        if per_gate:
+            back = weight_hh.view(4, n, n).transpose(1, 2).contiguous()
+            scratch = gates.new_empty(4, n, batch)
+        else:
+            back = weight_hh.t().contiguous()
+            scratch = None if masks is None else gates.new_empty(n, batch)
+        columns = zip(
+            factor.unbind(0),
+            factor[:, n:].unflatten(1, (3, n)).unbind(0),
+            factor_o.unbind(0),
+            to_cell.unbind(0),
+            forget.unbind(0),
+            grad_h.unbind(0)[1:],
+            grad_h.unbind(0)[:-1],
+            skipped.unbind(0) if skipped is not None else [None] * steps,
+            strict=True,
+        )
+        for grad, grad_ifc, grad_o, to_c, f_t, dh, base, skip in reversed(list(columns)):
+            d_cell.addcmul_(dh, to_c)
+            grad_ifc.mul_(d_cell)
+            grad_o.mul_(dh)
+            d_cell.mul_(f_t)
+            if skip is not None:  # a masked step hands its h gradient back unchanged
+                base.addcmul_(dh, skip)
+            if masks is None:
+                base.addmm_(back, grad)
+            elif per_gate:
+                at_h = torch.bmm(back, grad.view(4, n, batch), out=scratch).mul_(masks)
+                base.add_(at_h.sum(0))
+            else:
+                base.addcmul_(torch.mm(back, grad, out=scratch), masks[0])
+        needs, folding = ctx.needs_input_grad, ctx.folding
+        by_feature = _by_feature(factor)  # the gradients at the gates' folded inputs
+        grad_hh = None
+        if needs[3]:  # each block's gradient times the h it multiplied, (n, t·b)
+            before = h_seq[:-1].transpose(0, 1)  # (n, t, b)
+            if masks is None:
+                grad_hh = by_feature.mm(before.reshape(n, -1).t())
+            else:  # h times the block's mask, recomputed
+                grad_hh, masked = torch.empty_like(weight_hh), before.new_empty(before.shape)
+                k = len(masks)
+                for block, mask, out in zip(
+                    by_feature.chunk(k), masks, grad_hh.chunk(k), strict=True
+                ):
+                    torch.mul(before, mask.unsqueeze(1), out=masked)
+                    torch.mm(block, masked.view(n, -1).t(), out=out)
+        grad_x, grad_ih, grad_bias = ctx.projection.backward(by_feature, needs[:3])
+        grad_ih, grad_bias, grad_hh = (
+            _reordered(folding.grad(w), _LSTM_BACK) for w in (grad_ih, grad_bias, grad_hh)
+        )
+        grad_h0, grad_c0 = grad_h[0].t(), d_cell.t()
+        return (grad_x, grad_ih, grad_bias, grad_hh, grad_h0, grad_c0 * kappa, *[None] * 5)
 
 
 # -- GRU (Keras 1: the reset gate before U_h) -------------------------------------------
