@@ -27,7 +27,7 @@ def lamella_first_batch(x: np.ndarray, y: np.ndarray, stamps: dict[str, list[flo
     """The first fit of a fresh model; appends its two latencies to ``stamps``."""
 
     def run() -> float:
-        model, began = lamella_model(), []
+        model, began = lamella_model("cpu"), []
 
         def done(_index: int, _logs: dict) -> None:
             stamps["lamella done"].append(time.perf_counter() - start)
@@ -48,7 +48,7 @@ def torch_first_batch(x_np: np.ndarray, y_np: np.ndarray, stamps: dict[str, list
     """The same for a hand-written loop, stopped after its first step."""
 
     def run() -> float:
-        model, loss = torch_model(), Crossentropy()
+        model, loss = torch_model(), Crossentropy("cpu")
         optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
         start = time.perf_counter()
         x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
