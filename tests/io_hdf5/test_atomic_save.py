@@ -88,8 +88,7 @@ def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
     path = tmp_path / "model.h5"
     model_of(1.0).save(str(path))
     killed_mid_save(path)
-    (left,) = temporaries(tmp_path)
-    assert (tmp_path / left).stat().st_size > 0
+    assert len(temporaries(tmp_path)) == 1  # empty or half written, as the kill fell
     model_of(2.0).save(str(path))
     assert temporaries(tmp_path) == []
     assert value_in(path) == 2.0
