@@ -92,11 +92,13 @@ def tests(session: nox.Session, package: str) -> None:
 
 @nox.session(name="all")
 def all_packages(session: nox.Session) -> None:
-    """Every package together: the whole tree, so cross-package tests (marked ``requires``)
-    run too, with plugin discovery and the seeds' programs."""
+    """Every package together: the tests no package's own session can run, those marked
+    ``requires`` (cross-package) and those outside the package folders (the seeds'
+    programs end to end, plugin discovery).  The rest already ran, each with only its
+    package installed (``--cross-package`` in tests/conftest.py)."""
     install(session, *PACKAGES, extra=TEST_TOOLS)
     session.run("pip", "check")
-    session.run("pytest", "tests", *session.posargs)
+    session.run("pytest", "tests", "--cross-package", *session.posargs)
 
 
 @nox.session

@@ -4,15 +4,44 @@
 distribution is not installed (the core-only session checks install hints);
 ``requires("lamella-layers-conv")`` only where it is (a cross-package test,
 skipped in its package's own session and run in the all-packages one);
-``cuda`` runs a test only where torch sees a GPU.
+``cuda`` runs a test only where torch sees a GPU.  ``--cross-package`` (nox's all
+session) runs only what the per-package sessions cannot.
 """
 
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 import torch
+
+TESTS = Path(__file__).parent
+PACKAGES = TESTS.parent / "packages"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cross-package",
+        action="store_true",
+        help="run only what no package's own session runs: the tests outside the package "
+        "folders (e2e, plugins ...) and the tests marked requires (nox's all session)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--cross-package``, leave out the tests a package's own session already ran
+    with only that package installed (tests/<package>/ without a ``requires`` marker)."""
+    if not config.getoption("--cross-package"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        folder = Path(item.path).relative_to(TESTS).parts[0]
+        own = (PACKAGES / folder.replace("_", "-")).is_dir()
+        (dropped if own and not item.get_closest_marker("requires") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def _installed(distribution: str) -> bool:
