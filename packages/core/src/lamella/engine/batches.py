@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lamella.engine.data import DerivedColumn, HostColumn
+from lamella.engine.data import DerivedColumn, HostColumn, to_numpy
 
 Batch = tuple[int, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]
 
@@ -327,7 +327,7 @@ class HostOutputs:
                 continue
             if index not in self.pieces:
                 self.pieces[index] = [array[:at].copy()]
-            self.pieces[index].append(_host(out))
+            self.pieces[index].append(to_numpy(out))
         self.filled += size
 
     def result(self) -> list[np.ndarray]:
@@ -353,19 +353,11 @@ class JoinedOutputs:
         return [torch.cat(parts) for parts in zip(*self.chunks, strict=True)]
 
     def result(self) -> list[np.ndarray]:
-        return [_host(part) for part in self.joined()]
+        return [to_numpy(part) for part in self.joined()]
 
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
-    if dtype in (torch.bfloat16, torch.float16):
-        return np.dtype("float32")
-    return torch.empty(0, dtype=dtype).numpy().dtype
-
-
-def _host(tensor: torch.Tensor) -> np.ndarray:
-    if tensor.dtype in (torch.bfloat16, torch.float16):
-        tensor = tensor.float()
-    return tensor.detach().cpu().numpy()
+    return to_numpy(torch.empty(0, dtype=dtype)).dtype
 
 
 @dataclass(frozen=True)

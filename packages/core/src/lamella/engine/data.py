@@ -113,6 +113,15 @@ def host_array(value: Any, name: str) -> np.ndarray:
     return _native(array)
 
 
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A result as numpy on the host; half precision (which numpy lacks for bfloat16)
+    comes back as float32, the dtype every output of ``predict`` has without it."""
+    tensor = tensor.detach()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()
+    return tensor.cpu().numpy()
+
+
 def to_tensor(
     value: Any, name: str, dtype: str | torch.dtype | None, device: torch.device
 ) -> torch.Tensor:

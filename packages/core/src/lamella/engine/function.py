@@ -20,6 +20,7 @@ from lamella.backend.config import device as default_device
 from lamella.backend.config import floatx, torch_dtype
 from lamella.backend.state import learning_phase, learning_phase_scope
 from lamella.engine.container import Container
+from lamella.engine.data import to_numpy
 from lamella.engine.operation import GradientOperation
 from lamella.engine.topology import (
     Input,
@@ -42,15 +43,6 @@ def placeholder(
         shape = (None,) * int(ndim)
     dtype = floatx() if dtype is None else str(dtype).removeprefix("torch.")
     return Input(batch_shape=tuple(shape), dtype=dtype, name=name)
-
-
-def _to_numpy(value: Any) -> Any:
-    if not isinstance(value, torch.Tensor):
-        return value
-    value = value.detach()
-    if value.dtype in (torch.bfloat16, torch.float16):
-        value = value.float()
-    return value.cpu().numpy()
 
 
 class Function:
@@ -135,7 +127,8 @@ class Function:
             for variable, value in self._assignments:
                 new = value() if callable(value) else by_tensor.get(id(value), value)
                 variable.copy_(torch.as_tensor(new, dtype=variable.dtype, device=variable.device))
-        return [_to_numpy(by_tensor.get(id(o), o)) for o in self.outputs]
+        found = [by_tensor.get(id(o), o) for o in self.outputs]
+        return [to_numpy(v) if isinstance(v, torch.Tensor) else v for v in found]
 
     def _run(self, values: list[Any], phase: int) -> list[Any]:
         graph = self._graph
