@@ -2,9 +2,10 @@
 
 Both are off by default: eager float32 is what PyTorch users expect and what
 the loop is tuned for.  ``jit_compile=True`` (or a dict of ``torch.compile``
-options) compiles the whole training step: the forward pass and the loss (whose
-backward pass AOTAutograd compiles with them) for one batch size, and the
-optimizer's update (``Optimizer.compile_step``).  ``mixed_precision='bf16'`` or
+options) compiles the whole training step as one graph (``whole_step.py``); where
+that cannot be done, the forward pass and the loss (whose backward pass AOTAutograd
+compiles with them) for one batch size, and the optimizer's update
+(``Optimizer.compile_step``).  ``mixed_precision='bf16'`` or
 ``'fp16'`` runs the forward pass under autocast, and for fp16 scales the loss with
 ``torch.amp.GradScaler`` so small gradients survive.
 """

@@ -12,7 +12,8 @@ lamella-optimizers subclasses :class:`Optimizer` with Keras 1's update rules;
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,22 @@ Params = list[torch.nn.Parameter]
 def hyperparameter(value: float) -> torch.Tensor:
     """A 0-d CPU tensor: ``K.get_value``/``K.set_value`` read and change it in place."""
     return torch.tensor(float(value), dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class GraphUpdate:
+    """An optimizer's update in three parts, so that ``jit_compile`` can trace the middle
+    one into the training step's graph (``engine/whole_step.py``).
+
+    ``numbers()`` runs eagerly before each step and returns the 0-d tensors the rule
+    reads (the decayed rate, the step count): new values each step, never a new graph.
+    ``apply(params, grads, *numbers)`` is traced: clipping and the rule, in place, with
+    tensor operations only.  ``count()`` runs eagerly after the step.
+    """
+
+    numbers: Callable[[], tuple[torch.Tensor, ...]]
+    apply: Callable[..., None]
+    count: Callable[[], None]
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -108,6 +125,11 @@ class Optimizer(torch.optim.Optimizer):
     def compile_step(self, options: dict[str, Any]) -> None:
         """Run the update through ``torch.compile`` (``compile(jit_compile=True)``)."""
         self.apply_updates = torch.compile(self.apply_updates, **options)  # type: ignore[method-assign]
+
+    def graph_update(self) -> GraphUpdate | None:
+        """The update as ``jit_compile`` can trace it into the training step, or None
+        (the default): the step then hands the gradients back and calls :meth:`step`."""
+        return None
 
     def clip_gradients(self, grads: list[torch.Tensor]) -> None:
         """Keras 1 clipping: by the global norm over all gradients, then by value."""

@@ -393,6 +393,11 @@ class Layer(nn.Module):
     #: eager, as measured in ``bench/``: ``compile(jit_compile=True)`` then leaves a model
     #: holding it eager there, with a warning.
     eager_on: ClassVar[frozenset[str]] = frozenset()
+    #: Whether ``torch.func`` can differentiate this layer's ``call`` inside a traced graph.
+    #: False for a layer that runs a hand-written ``autograd.Function`` or a kernel kept
+    #: out of graphs: ``jit_compile`` then compiles the forward pass and loss of a model
+    #: holding it, not the whole step (``engine/whole_step.py``).
+    func_differentiable: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A layer's ``build`` marks it built, so a layer built by hand

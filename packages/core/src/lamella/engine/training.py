@@ -55,6 +55,7 @@ from lamella.engine.training_utils import (  # noqa: F401  (Keras 1's names in t
     standardize_weights,
     weighted_objective,
 )
+from lamella.engine.whole_step import WholeStep
 from lamella.keras2.construct import one_of
 from lamella.utils.generic_utils import Progbar  # noqa: F401  (a Keras 1 name here too)
 
@@ -257,7 +258,36 @@ class Model(Container):
                 for t in differentiated([*read, *self._extra_losses])
                 if id(t) in self._slot_of
             }
+        self._whole_step = self._compiled_whole() if trainable else None
+        if self._whole_step is not None:  # its first step and other batch sizes: eager
+            self._train_objective = self._objective
         self.stop_training = False
+
+    def _compiled_whole(self) -> WholeStep | None:
+        """jit_compile's step as one graph (``whole_step.py``), where it applies: not
+        under fp16's loss scaling, nor with losses that read the forward pass's own
+        tensors (their values come through a context the tracer does not follow), nor
+        with a layer that ``torch.func`` cannot differentiate (``func_differentiable``)."""
+        acceleration = self._acceleration
+        if acceleration.jit_options is None or acceleration.scaler is not None:
+            return None
+        if self._live_losses:
+            return None
+        if not all(layer.func_differentiable for layer in self._all_layers()):
+            return None
+
+        def per_part() -> None:
+            self._train_objective = self._objective_step
+
+        return WholeStep(
+            self,
+            self.optimizer,
+            self._constraints,
+            acceleration.autocast,
+            acceleration.jit_options,
+            self._step_eagerly,
+            per_part,
+        )
 
     def _all_layers(self) -> list[Any]:
         found, pending = [], list(self.layers)
@@ -362,6 +392,18 @@ class Model(Container):
     ) -> torch.Tensor:
         if self._grad_flags.seen != CLOCK.ticks:  # another model or a trainable change
             self._grad_flags.restore()
+        if self._whole_step is not None:
+            return self._whole_step(inputs, targets, weights)
+        return self._step_eagerly(inputs, targets, weights)
+
+    def _step_eagerly(
+        self,
+        inputs: list[torch.Tensor],
+        targets: list[torch.Tensor],
+        weights: list[torch.Tensor | None],
+    ) -> torch.Tensor:
+        """Forward pass and loss (compiled where jit_compile compiles them), then
+        autograd's backward pass and the optimizer's step."""
         self.optimizer.zero_grad()
         with self._acceleration.autocast():
             total, values = self._train_objective(inputs, targets, weights)
@@ -398,11 +440,12 @@ class Model(Container):
         """Training steps run their forward pass through ``forward`` in the block: data
         parallel's DDP module, which averages the gradients over the processes."""
         objective = functools.partial(self._objective, forward=forward)
-        self._train_objective = self._acceleration.wrap(objective)
+        whole, self._whole_step = self._whole_step, None
+        saved, self._train_objective = self._train_objective, self._acceleration.wrap(objective)
         try:
             yield
         finally:
-            self._train_objective = self._objective_step
+            self._train_objective, self._whole_step = saved, whole
 
     def _make_train_function(self) -> None:
         """Keras 1 built its training function at the first fit; lamella's step exists from

@@ -132,6 +132,10 @@ class Recurrent(WeightArguments, Layer):
         ``return_sequences``.
     """
 
+    # torch's fused kernels run outside traced graphs, and kernels.py's are hand-written
+    # autograd Functions: torch.func cannot differentiate either inside a graph
+    func_differentiable = False
+
     #: Gate blocks in the order the Parameters stack them (torch's kernel order).
     gates: str = ""
     #: The same blocks in Keras 1's per-gate (cpu/mem) weight order.

@@ -80,7 +80,7 @@ class Adam(_AdamFamily):
         self.use_decay(decay)
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
-        beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
+        beta_1, beta_2 = self.value_of("beta_1"), self.value_of("beta_2")
         lr_t = lr * (1.0 - beta_2**t) ** 0.5 / (1.0 - beta_1**t)
         torch._foreach_lerp_(state["ms"], grads, 1.0 - beta_1)
         ema_of_square(state["vs"], grads, beta_2)
@@ -122,11 +122,11 @@ class Adamax(_AdamFamily):
         self.use_decay(decay)
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
-        beta_1 = float(self.beta_1)
+        beta_1 = self.value_of("beta_1")
         lr_t = lr / (1.0 - beta_1**t)
         torch._foreach_lerp_(state["ms"], grads, 1.0 - beta_1)
         norms = state["us"]
-        torch._foreach_mul_(norms, float(self.beta_2))
+        torch._foreach_mul_(norms, self.value_of("beta_2"))
         torch._foreach_maximum_(norms, torch._foreach_abs(grads))
         addcdiv_scaled_(params, state["ms"], torch._foreach_add(norms, self.epsilon), -lr_t)
 
@@ -169,10 +169,10 @@ class Nadam(_AdamFamily):
         self.m_schedule = 1.0
 
     def _momentum_cache(self, t: float) -> float:
-        return float(self.beta_1) * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
+        return self.value_of("beta_1") * (1.0 - 0.5 * 0.96 ** (t * self.schedule_decay))
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
-        beta_1, beta_2 = float(self.beta_1), float(self.beta_2)
+        beta_1, beta_2 = self.value_of("beta_1"), self.value_of("beta_2")
         mu_t, mu_next = self._momentum_cache(t), self._momentum_cache(t + 1)
         self.m_schedule *= mu_t
         schedule_next = self.m_schedule * mu_next

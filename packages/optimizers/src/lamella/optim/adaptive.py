@@ -67,7 +67,7 @@ class RMSprop(_RunningAverage):
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         averages = state["accumulators"]
-        ema_of_square(averages, grads, float(self.rho))
+        ema_of_square(averages, grads, self.value_of("rho"))
         addcdiv_scaled_(params, grads, sqrt_plus(averages, self.epsilon), -lr)
 
 
@@ -139,7 +139,7 @@ class Adadelta(_RunningAverage):
         super().__init__(lr, rho, epsilon, decay, **kwargs)
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
-        rho = float(self.rho)
+        rho = self.value_of("rho")
         averages, deltas = state["accumulators"], state["delta_accumulators"]
         ema_of_square(averages, grads, rho)
         steps = torch._foreach_add(deltas, self.epsilon)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lamella.engine.optimizer import Optimizer, Params, hyperparameter
+from lamella.engine.optimizer import GraphUpdate, Optimizer, Params, hyperparameter
 from lamella.utils.arguments import check_number
 
 Tensors = list[torch.Tensor]
@@ -81,6 +81,8 @@ class KerasOptimizer(Optimizer):
     counts_always = False
     compiles_update = True
     _compiled_update: Any = None
+    _step_numbers: tuple[torch.Tensor, torch.Tensor] | None = None
+    _frozen: dict[str, float] | None = None  # the hyperparameters' values for a traced step
 
     decay = Hyperparameter()  # set by use_decay: Nadam has none
     epsilon = PlainHyperparameter()  # SGD has none
@@ -117,6 +119,7 @@ class KerasOptimizer(Optimizer):
             for name in self.slot_names
         }
         self._index = {id(p): i for i, p in enumerate(self.params)}
+        self._step_numbers = None  # made on the parameters' device at the first step
         self._link_state()
 
     def _link_state(self) -> None:
@@ -141,19 +144,12 @@ class KerasOptimizer(Optimizer):
         self._link_state()
 
     def apply_updates(self, params: Params, grads: Tensors) -> None:
-        iterations = float(self.iterations)
-        lr = float(self.lr)
-        if self.initial_decay > 0:
-            lr /= 1.0 + float(self.decay) * iterations
+        lr, t = self._rate_and_step()
         if self._compiled_update is None:
-            self.update(params, grads, self._slots_of(params), lr, iterations + 1)
+            self.update(params, grads, self._slots_of(params), lr, t)
         else:  # the step's numbers as tensors: a new value is not a new graph
-            rate, step = self._step_numbers
-            rate.fill_(lr)
-            step.fill_(iterations + 1)
-            self._compiled_update(params, grads, self._slots_of(params), rate, step)
-        if self.counts_always or self.initial_decay > 0:
-            self.iterations.add_(1)
+            self._compiled_update(params, grads, self._slots_of(params), *self._numbers())
+        self._count()
 
     def compile_step(self, options: dict[str, Any]) -> None:
         """Run :meth:`update` through ``torch.compile`` (``compile(jit_compile=True)``):
@@ -167,11 +163,60 @@ class KerasOptimizer(Optimizer):
         """
         if not self.compiles_update or not self.params:
             return
-        first = self.params[0]
-        self._step_numbers = tuple(
-            torch.zeros((), dtype=first.dtype, device=first.device) for _ in range(2)
-        )
         self._compiled_update = torch.compile(self.update, **options)
+
+    def graph_update(self) -> GraphUpdate | None:
+        """Clipping and the rule, traced into ``jit_compile``'s training step; the same
+        tensors for the rate and step count as :meth:`compile_step`'s."""
+        if not self.compiles_update or not self.params:
+            return None
+        return GraphUpdate(self._numbers, self._clipped_update, self._count)
+
+    def _clipped_update(self, params: Params, grads: Tensors, lr: Any, t: Any) -> None:
+        self.clip_gradients(grads)
+        self.update(params, grads, self._slots_of(params), lr, t)
+
+    def _rate_and_step(self) -> tuple[float, float]:
+        """The step's learning rate, decayed as Keras 1 decays it with the count from
+        before the step, and the step's number counted from 1."""
+        iterations = float(self.iterations)
+        lr = float(self.lr)
+        if self.initial_decay > 0:
+            lr /= 1.0 + float(self.decay) * iterations
+        return lr, iterations + 1
+
+    def _numbers(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_rate_and_step` in two 0-d tensors on the parameters' device, made
+        once and filled in place each step."""
+        if self._step_numbers is None:
+            first = self.params[0]
+            self._step_numbers = tuple(
+                torch.zeros((), dtype=first.dtype, device=first.device) for _ in range(2)
+            )
+        rate, step = self._step_numbers
+        lr, t = self._rate_and_step()
+        rate.fill_(lr)
+        step.fill_(t)
+        self._frozen = {
+            name: float(value)
+            for name, value in vars(self).items()
+            if isinstance(getattr(type(self), name, None), Hyperparameter)
+        }
+        return rate, step
+
+    def _count(self) -> None:
+        self._frozen = None
+        if self.counts_always or self.initial_decay > 0:
+            self.iterations.add_(1)
+
+    def value_of(self, name: str) -> float:
+        """A hyperparameter as a Python number, for a rule's arithmetic.  In a compiled
+        update it is the value read before the step (``_numbers``): reading a tensor's
+        value would break the graph, while a number is a constant that torch.compile
+        guards, compiling again only if ``K.set_value`` changes it."""
+        if self._frozen is not None:
+            return self._frozen[name]
+        return float(getattr(self, name))
 
     def update(self, params: Params, grads: Tensors, state: Slots, lr: float, t: float) -> None:
         """Apply the rule in place.

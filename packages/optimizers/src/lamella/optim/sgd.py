@@ -53,7 +53,7 @@ class SGD(KerasOptimizer):
         self.nesterov = bool(nesterov)
 
     def update(self, params: Tensors, grads: Tensors, state: Slots, lr: float, t: float) -> None:
-        momentum = float(self.momentum)
+        momentum = self.value_of("momentum")
         velocities = state["moments"]
         torch._foreach_mul_(velocities, momentum)
         add_scaled_(velocities, grads, -lr)
