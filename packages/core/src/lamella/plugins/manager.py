@@ -70,36 +70,68 @@ def _strict() -> bool:
     return os.environ.get("LAMELLA_STRICT_PLUGINS", "") not in ("", "0", "false", "False")
 
 
+class _CtrlC:
+    """Whether the user pressed Ctrl-C while plugin code ran.
+
+    It tells a Ctrl-C's ``KeyboardInterrupt`` from one the plugin raised itself, and it
+    keeps a Ctrl-C whose ``KeyboardInterrupt`` plugin code swallowed (or turned into
+    another error) from being lost: either way the user asked to stop.
+    """
+
+    def __init__(self, raises: bool = False) -> None:
+        self.seen = False
+        #: The program's handler is Python's own, so a Ctrl-C means a KeyboardInterrupt.
+        self.raises = raises
+
+    def honour(self, exc: BaseException | None = None) -> None:
+        """End the program if a Ctrl-C arrived during the plugin code just run.
+
+        ``exc`` is what that code raised, None if it returned.  Where the program set a
+        handler of its own, that handler has had its say: only its KeyboardInterrupt goes on.
+        """
+        if self.seen:
+            self.seen = False
+            if isinstance(exc, KeyboardInterrupt):
+                raise exc
+            if self.raises:
+                raise KeyboardInterrupt from exc
+
+
 @contextlib.contextmanager
-def _noticing_ctrl_c() -> Iterator[list[bool]]:
-    """Record whether a SIGINT arrives while plugin code runs, to tell a user's Ctrl-C
-    from a ``KeyboardInterrupt`` the plugin raised itself.
+def _noticing_ctrl_c() -> Iterator[_CtrlC]:
+    """Note each SIGINT that arrives while plugin code runs (see `_CtrlC`).
 
     Python runs signal handlers, and so raises a Ctrl-C's KeyboardInterrupt, in the
     main thread only: elsewhere no handler is needed, every KeyboardInterrupt there is
     the plugin's.  A handler set by the program (not SIG_IGN or SIG_DFL) is wrapped,
     then put back.
     """
-    seen = [False]
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
         with contextlib.suppress(ValueError, OSError):  # e.g. a subinterpreter
             previous = signal.getsignal(signal.SIGINT)
     if not callable(previous):
-        yield seen
+        yield _CtrlC()
         return
     handler_of_program: Callable[[int, FrameType | None], Any] = previous
+    ctrl_c = _CtrlC(raises=previous is signal.default_int_handler)
 
     def noticing(signum: int, frame: FrameType | None) -> Any:
-        seen[0] = True
+        ctrl_c.seen = True
         return handler_of_program(signum, frame)
 
-    signal.signal(signal.SIGINT, noticing)
-    try:
-        yield seen
+    try:  # the handler may run as soon as it is set, so the finally must cover that too
+        signal.signal(signal.SIGINT, noticing)
+        yield ctrl_c
     finally:
         if signal.getsignal(signal.SIGINT) is noticing:  # unless someone changed it since
-            signal.signal(signal.SIGINT, previous)
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except BaseException:
+                # signal.signal ran the handler for a pending Ctrl-C first, and so put
+                # nothing back: put it back now, then let that Ctrl-C go on.
+                signal.signal(signal.SIGINT, previous)
+                raise
 
 
 def _failure(exc: BaseException) -> str:
@@ -151,7 +183,7 @@ class PluginHost:
         with _noticing_ctrl_c() as ctrl_c:
             self._load_each_entry_point(ctrl_c)
 
-    def _load_each_entry_point(self, ctrl_c: list[bool]) -> None:
+    def _load_each_entry_point(self, ctrl_c: _CtrlC) -> None:
         allowed = _env_list("LAMELLA_PLUGINS")
         blocked = _env_list("LAMELLA_DISABLE_PLUGINS") or set()
         for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
@@ -173,23 +205,25 @@ class PluginHost:
             try:
                 module = ep.load()
             except BaseException as exc:  # a broken plugin must never break lamella
-                _reraise_ctrl_c(exc, ctrl_c)
+                ctrl_c.honour(exc)
                 self._fail(info, f"import failed: {_failure(exc)}")
                 continue
             finally:
                 info.seconds["import"] = time.perf_counter() - start
+            ctrl_c.honour()
             self._register_module(info, module, ctrl_c)
 
-    def _register_module(self, info: PluginInfo, module: ModuleType, ctrl_c: list[bool]) -> None:
+    def _register_module(self, info: PluginInfo, module: ModuleType, ctrl_c: _CtrlC) -> None:
         try:  # a module's __getattr__ is plugin code too
             api = getattr(module, "LAMELLA_PLUGIN_API", hookspecs.PLUGIN_API_VERSION)
             compatible = bool(api == hookspecs.PLUGIN_API_VERSION)
             if compatible:
                 self.pm.register(module, name=info.name)
         except BaseException as exc:
-            _reraise_ctrl_c(exc, ctrl_c)
+            ctrl_c.honour(exc)
             self._fail(info, f"hook validation failed: {_failure(exc)}")
             return
+        ctrl_c.honour()
         if not compatible:
             self._fail(
                 info,
@@ -215,7 +249,7 @@ class PluginHost:
                     self.registries[kind] = self._build(kind, ctrl_c)
             return self.registries[kind]
 
-    def _build(self, kind: str, ctrl_c: list[bool]) -> Registry:
+    def _build(self, kind: str, ctrl_c: _CtrlC) -> Registry:
         registry = Registry(kind)
         hook = getattr(self.pm.hook, f"lamella_register_{kind}")
         impls = sorted(hook.get_hookimpls(), key=lambda impl: self._rank(impl.plugin_name))
@@ -242,7 +276,7 @@ class PluginHost:
             try:
                 impl.function(register=register)
             except BaseException as exc:  # SystemExit too: see the module's docstring
-                _reraise_ctrl_c(exc, ctrl_c)
+                ctrl_c.honour(exc)
                 # Roll back to the state before this hook, overridden entries included.
                 registry.entries, registry.lookup = saved
                 registry.failures[info.distribution] = _failure(exc)
@@ -250,6 +284,7 @@ class PluginHost:
                 continue
             finally:
                 info.seconds[kind] = time.perf_counter() - start
+            ctrl_c.honour()
             if added:
                 info.registered.setdefault(kind, []).extend(added)
         for info in self.plugins.values():
@@ -276,12 +311,6 @@ class PluginHost:
             self.registries[kind].remove(name)
             # Bring back a plugin entry that the runtime one had shadowed.
             del self.registries[kind]
-
-
-def _reraise_ctrl_c(exc: BaseException, ctrl_c: list[bool]) -> None:
-    """A KeyboardInterrupt after a real SIGINT is the user's Ctrl-C: let it end the program."""
-    if isinstance(exc, KeyboardInterrupt) and ctrl_c[0]:
-        raise exc
 
 
 def _version(distribution: str) -> str | None:
