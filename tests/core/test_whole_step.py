@@ -136,7 +136,9 @@ def test_a_loss_no_weight_reaches_compiles_nothing():
     model = Sequential([Dense(3, input_dim=6, trainable=False), Dense(3, trainable=False)])
     model.layers[1].trainable = True
     model.compile(
-        optimizer="sgd", loss=lambda y_true, y_pred: (y_true**2).mean(-1), jit_compile=TRACED
+        optimizer=torch.optim.SGD(model.layers[1].parameters(), lr=0.1),
+        loss=lambda y_true, y_pred: (y_true**2).mean(-1),
+        jit_compile=TRACED,
     )
     before = model.get_weights()
     model.fit(X, Y, batch_size=32, nb_epoch=2, verbose=0)
