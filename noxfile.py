@@ -1,30 +1,36 @@
-"""Test sessions for the lamella monorepo.  `nox` runs every session but `bench`.
+"""Test sessions for the lamella monorepo.  `nox` runs every session but `bench` and
+`demo` (the examples session runs the demo's program too).
 
 Each package's tests run in a virtualenv holding only lamella-core, that package
 and its dependencies, so a package that quietly needs another one fails here.
 Every install passes `-c constraints.txt` (the tested torch, a CPU build).
 pip, not uv: uv ignores the pip configuration that finds the local torch wheel.
+The first-party projects are built into wheels once, by the `wheels` session that
+the others require, and each session installs those wheels.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+# virtualenv (nox's own dependency) makes an environment in a second; venv's ensurepip
+# takes four, in each of the sixteen sessions.
+nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
 # A machine without python3.10 or python3.13 still runs `nox`: the summary lists those
 # `pythons` sessions as skipped (nox would fail them where the CI variable is set).
 nox.options.error_on_missing_interpreters = False
 nox.options.sessions = [
+    "wheels",
     "lint",
     "pythons",
     "tests",
     "all",
     "third_party",
     "plugin_example",
-    "demo",
     "examples",
     "build",
 ]
@@ -66,20 +72,63 @@ EXAMPLES = {
 }
 #: The broken third-party plugins of the third_party session, each a folder pip installs.
 FIXTURES = sorted(str(path.parent) for path in Path("tests/fixtures").glob("*/pyproject.toml"))
+#: Every first-party project a session installs: the wheels session builds them all.
+PROJECTS = (*(f"packages/{name}" for name in PACKAGES), "examples/plugin-swish", *FIXTURES)
 
 
-def install(session: nox.Session, *packages: str, extra: tuple[str, ...] = ()) -> None:
-    """Install local packages non-editable, in one pip command, with the pins.
+def wheelhouse(session: nox.Session) -> Path:
+    """Where the wheels session leaves the first-party wheels for the other sessions."""
+    return session.cache_dir / "wheels"
+
+
+def wheel(session: nox.Session, project: str) -> str:
+    """The wheel the wheels session built from the project folder ``project``."""
+    name = nox.project.load_toml(Path(project, "pyproject.toml"))["project"]["name"]
+    found = sorted(wheelhouse(session).glob(re.sub(r"[-_.]+", "_", name).lower() + "-*.whl"))
+    if len(found) != 1:
+        session.error(f"no single wheel of {name} in {wheelhouse(session)}: run `nox -s wheels`")
+    return str(found[0])
+
+
+def install(
+    session: nox.Session,
+    *packages: str,
+    projects: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Install first-party packages (names under packages/) and other project folders from
+    their wheels, with ``extra`` from the indexes, in one pip command, with the pins.
 
     ``--no-compile``: byte-compiling all of torch takes pip longer than the rest of the
     install (45 s against 19 s for lamella-core on two cores); Python compiles the
-    modules a session imports on first use instead.
+    modules a session imports on first use instead, and keeps them in the virtualenv, so
+    every later Python of the session (an example, a test's child) loads them compiled,
+    also where PYTHONDONTWRITEBYTECODE is set (each import of torch compiled it again:
+    15 s for mnist_mlp.py against 7 s).
     """
-    packages = tuple(f"packages/{name}" for name in packages)
-    session.install("--no-compile", *CONSTRAINTS, *packages, *extra)
+    session.env["PYTHONDONTWRITEBYTECODE"] = ""  # empty: off
+    session.env["PYTHONPYCACHEPREFIX"] = str(Path(session.virtualenv.location, "pycache"))
+    folders = (*(f"packages/{name}" for name in packages), *projects)
+    wheels = [wheel(session, folder) for folder in folders]
+    session.install("--no-compile", *CONSTRAINTS, *wheels, *extra)
 
 
 @nox.session
+def wheels(session: nox.Session) -> None:
+    """Build every first-party project's wheel once, for all the sessions that install it.
+
+    From a source folder pip builds a wheel anyway, each in a fresh environment of its own
+    (3 to 4 s apiece, 56 of them in a full run); here hatchling is installed once and every
+    wheel built with it. The build session still builds each wheel from its sdist.
+    """
+    session.install(*CONSTRAINTS, "hatchling")
+    house = wheelhouse(session)
+    for stale in house.glob("*.whl"):
+        stale.unlink()
+    session.run("pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(house), *PROJECTS)
+
+
+@nox.session(requires=["wheels"])
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests, with only lamella-core, that package and the packages it needs."""
@@ -90,7 +139,7 @@ def tests(session: nox.Session, package: str) -> None:
     session.run("pytest", f"tests/{package.replace('-', '_')}", *session.posargs)
 
 
-@nox.session(name="all")
+@nox.session(name="all", requires=["wheels"])
 def all_packages(session: nox.Session) -> None:
     """Every package together: the tests no package's own session can run, those marked
     ``requires`` (cross-package) and those outside the package folders (the seeds'
@@ -101,38 +150,46 @@ def all_packages(session: nox.Session) -> None:
     session.run("pytest", "tests", "--cross-package", *session.posargs)
 
 
-@nox.session
+@nox.session(requires=["wheels"])
 def third_party(session: nox.Session) -> None:
     """Broken third-party plugins (tests/fixtures/, installed by pip) never break lamella."""
-    install(session, "core", extra=(*FIXTURES, *TEST_TOOLS))
+    install(session, "core", projects=tuple(FIXTURES), extra=(*TEST_TOOLS, "pytest-xdist"))
     session.run("pip", "check")
-    session.run("pytest", "tests/third_party", *session.posargs)
+    # Nearly every test waits on child Pythons that import torch: one pytest worker per
+    # core (pytest-xdist) halves the time (90 s to 58 s on two cores).
+    session.run("pytest", "-n", "auto", "tests/third_party", *session.posargs)
 
 
-@nox.session
+@nox.session(requires=["wheels"])
 def plugin_example(session: nox.Session) -> None:
     """examples/plugin-swish installed as a user would, with its own tests (HDF5 included)."""
-    install(session, "core", "io-hdf5", extra=("./examples/plugin-swish", *TEST_TOOLS))
+    install(session, "core", "io-hdf5", projects=("examples/plugin-swish",), extra=TEST_TOOLS)
     session.run("pip", "check")
     session.run("pytest", "examples/plugin-swish/tests", *session.posargs)
 
 
-@nox.session
+DEMO = ("python", "examples/digits_mlp.py", "--out", "demo-output")
+
+
+@nox.session(default=False, requires=["wheels"])
 def demo(session: nox.Session) -> None:
-    """Train an MLP on the 8x8 digits that ship with scikit-learn; writes demo-output/."""
+    """Train an MLP on the 8x8 digits that ship with scikit-learn; writes demo-output/.
+    Not in the default run: the examples session runs the same program."""
     install(session, *PACKAGES, extra=("scikit-learn", "pillow"))
-    session.run("python", "examples/digits_mlp.py", "--out", "demo-output", *session.posargs)
+    session.run(*DEMO, *session.posargs)
 
 
-@nox.session
+@nox.session(requires=["wheels"])
 def examples(session: nox.Session) -> None:
-    """Every example in examples/ with its defaults; one that misses its result fails."""
+    """Every example in examples/ with its defaults; one that misses its result fails.
+    Then the demo's program, as `nox -s demo` runs it (the same install)."""
     install(session, *PACKAGES, extra=("scikit-learn", "pillow"))
     for script, expect in EXAMPLES.items():
         session.run("python", f"examples/{script}", "--expect", str(expect), *session.posargs)
+    session.run(*DEMO)
 
 
-@nox.session
+@nox.session(requires=["wheels"])
 def lint(session: nox.Session) -> None:
     """ruff, the check that every package carries the same version, and mypy on the names
     the README and docs import (tests/typing/everyday_imports.py)."""
@@ -179,7 +236,7 @@ def build(session: nox.Session) -> None:
     session.run("python", "scripts/check_dists.py", "dist")
 
 
-@nox.session(default=False)
+@nox.session(default=False, requires=["wheels"])
 def bench(session: nox.Session) -> None:
     """Benchmarks against a hand-written PyTorch loop (and Keras 3 where installed)."""
     # Keras's ImageDataGenerator transforms images with scipy, which keras does not require.
