@@ -108,3 +108,27 @@ def test_bad_options_are_refused():
         model.compile(optimizer=fixed_sgd(0.1), loss="mse", mixed_precision="fp8")
     with pytest.raises(TypeError, match="jit_compile must be True, False or a dict"):
         model.compile(optimizer=fixed_sgd(0.1), loss="mse", jit_compile="yes")
+
+
+def test_a_layer_slower_compiled_on_a_device_keeps_its_model_eager_there():
+    """``Layer.eager_on``: a plugin's layer that torch.compile makes slower on the CPU
+    leaves jit_compile=True eager there, with one warning naming the layer."""
+    from torch._dynamo.utils import counters
+
+    class SlowCompiled(Dense):
+        eager_on = frozenset({"cpu"})
+
+    torch._dynamo.reset()
+    counters.clear()
+    torch.manual_seed(0)
+    model = Sequential([SlowCompiled(3, input_dim=8, activation="softmax")])
+    with pytest.warns(UserWarning, match="jit_compile=True is ignored on the cpu.*SlowCompiled"):
+        model.compile(
+            optimizer=fixed_sgd(0.1),
+            loss="categorical_crossentropy",
+            jit_compile=True,
+            device="cpu",
+        )
+    model.fit(X, Y, nb_epoch=1, verbose=0)
+    assert model._whole_step is None
+    assert counters["stats"]["unique_graphs"] == 0  # nothing went through torch.compile

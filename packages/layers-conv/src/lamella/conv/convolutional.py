@@ -57,8 +57,6 @@ class _Convolution(WeightArguments, SpatialLayer):
     stride_name: str
     border_modes: tuple[str, ...] = _CONV_MODES
     atrous = False
-    # bench/bench_jit.py: compiled, the CNN trains at 0.85-1.0x of eager on two CPU cores
-    eager_on = frozenset({"cpu"})
 
     def __init__(
         self,
