@@ -181,3 +181,61 @@ def test_running_statistics_move_inside_the_graph_as_eagerly():
     assert not np.allclose(norm.running_mean.detach().numpy(), 0.0)
     for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+class HeldElsewhere(Layer):
+    """``x @ W`` with ``W`` read from the layer's weight list rather than its attribute,
+    as some Keras 1 custom layers do: torch.func's stand-in for ``W`` never reaches it."""
+
+    def build(self, input_shape):
+        self.add_weight((input_shape[-1], 3), "glorot_uniform", name="W")
+
+    def call(self, x, mask=None):
+        return x @ self.trainable_weights[0]
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], 3)
+
+
+def test_a_weight_read_other_than_as_an_attribute_keeps_the_step_per_part():
+    """The first batch's gradients, by autograd and by torch.func, differ for that weight:
+    one warning naming it, and the eager results rather than a silently frozen weight."""
+
+    def trained(jit_compile):
+        torch.manual_seed(0)
+        model = Sequential([Dense(4, input_dim=6, W_regularizer="l2"), HeldElsewhere()])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+        model.fit(X, Y, batch_size=32, nb_epoch=2, shuffle=False, verbose=0)
+        return model
+
+    torch._dynamo.reset()
+    eager = trained(False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jitted = trained(TRACED)
+    said = [str(w.message) for w in caught if "one graph" in str(w.message)]
+    assert len(said) == 1 and "W differs" in said[0]
+    for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_weight_penalties_are_differentiated_inside_the_graph():
+    """A regularized weight's penalty reads the weight by name, so the traced step
+    differentiates it: the same weights as eager, and no fallback."""
+
+    def trained(jit_compile):
+        torch.manual_seed(0)
+        model = Sequential(
+            [Dense(5, input_dim=6, W_regularizer="l2", b_regularizer="l1"), Dense(3)]
+        )
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+        model.fit(X, Y, batch_size=32, nb_epoch=3, shuffle=False, verbose=0)
+        return model
+
+    torch._dynamo.reset()
+    eager, jitted = trained(False), trained(TRACED)
+    assert not jitted._whole_step.broken
+    for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

@@ -441,7 +441,9 @@ class Layer(nn.Module):
         # Buffers are kept by name: .to() and .double() replace buffer objects.
         self._non_trainable_weights: list[torch.Tensor | str] = []
         self._buffer_names: dict[str, str] = {}
-        self._weight_regularizers: list[tuple[torch.Tensor, Any]] = []
+        # by the weight's registered name, read when the penalty is computed: a step that
+        # runs the layer with other tensors for its weights (torch.func) penalizes those
+        self._weight_regularizers: list[tuple[str, Any]] = []
         self.constraints: dict[torch.Tensor, Any] = {}
         self.inbound_nodes: list[Node] = []
         self.outbound_nodes: list[Node] = []
@@ -556,7 +558,7 @@ class Layer(nn.Module):
             self._non_trainable_weights.append(key)
         weight._keras_name = f"{self.name}_{key}"
         if regularizer is not None:
-            self._weight_regularizers.append((weight, regularizers.get(regularizer)))
+            self._weight_regularizers.append((key, regularizers.get(regularizer)))
         if constraint is not None:
             self.constraints[weight] = constraint_module.get(constraint)
         return weight
@@ -707,7 +709,7 @@ class Layer(nn.Module):
     def penalties(self) -> list[torch.Tensor]:
         """Weight regularization penalties of this layer and the layers inside it (a
         wrapper's, a model's), added to the training loss."""
-        found = [regularizer(weight) for weight, regularizer in self._weight_regularizers]
+        found = [regularizer(getattr(self, key)) for key, regularizer in self._weight_regularizers]
         for layer in self._sublayers():
             found.extend(layer.penalties())
         return found

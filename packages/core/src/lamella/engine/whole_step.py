@@ -12,12 +12,13 @@ the same graph as the forward pass.  An optimizer that offers a traceable update
 the weight constraints after it; any other optimizer (torch.optim's, which break the
 graph on purpose) gets the gradients in ``.grad`` and takes its own step, compiled.
 
-The step runs the first call eagerly: that call creates lazily made state, tells which
-weights get gradients at all (those that get none are left alone, as eagerly), and
-fixes the batch size the graph is compiled for.  Other batch sizes run eagerly, so an
-epoch's short last batch never compiles a second graph.  A model the tracer cannot take
-whole (a custom layer that leaves torch, say) trains through the per-part compiled step
-instead, after one warning.
+The step runs the first call eagerly: that call creates lazily made state, fixes the
+batch size the graph is compiled for, and is first differentiated both by autograd and
+by torch.func, to learn which weights get gradients at all (those that get none are left
+alone, as eagerly) and that torch.func reaches every one.  Other batch sizes run eagerly,
+so an epoch's short last batch never compiles a second graph.  A model the tracer cannot
+take whole (a custom layer that leaves torch, or reads a weight other than as its
+attribute) trains through the per-part compiled step instead, after one warning.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 from torch.func import functional_call, grad_and_value
 
 from lamella.engine.optimizer import GraphUpdate, Optimizer
@@ -84,48 +86,101 @@ class WholeStep:
     def __call__(self, inputs: Tensors, targets: Tensors, weights: list[Any]) -> torch.Tensor:
         size = int(inputs[0].shape[0]) if inputs else 0
         if self.size is None:
-            values = self.eager(inputs, targets, weights)
-            self._first_step_done(size)
-            return values
+            self.size = size
+            self._learn(inputs, targets, weights)
+            return self.eager(inputs, targets, weights)
         if self.broken or size != self.size:
             return self.eager(inputs, targets, weights)
         numbers = self.update.numbers() if self.update is not None else ()
         try:
-            with (
-                torch.no_grad()
-            ):  # an inference graph to AOTAutograd: grad_and_value differentiates
+            # an inference graph to AOTAutograd: grad_and_value differentiates all the same
+            with torch.no_grad():
                 grads, values = self.compiled(inputs, targets, weights, numbers)
         except torch._dynamo.exc.TorchDynamoException as error:
-            return self._give_up(error, inputs, targets, weights)
+            return self._give_up(str(error), inputs, targets, weights)
         if self.update is not None:
             self.update.count()
         else:
             self._step_with(grads)
         return values
 
-    def _first_step_done(self, size: int) -> None:
-        """Learn from the eager first step which weights get gradients (the rest are
-        not the graph's to update, as an eager step leaves them) and the batch size."""
-        self.size = size
+    def _learn(self, inputs: Tensors, targets: Tensors, weights: list[Any]) -> None:
+        """From the first batch, before its eager step: which weights get gradients (the
+        rest are not the graph's to update, as an eager step leaves them), and whether
+        ``functional_call`` reaches them all.
+
+        torch.func differentiates by the tensors ``functional_call`` puts in the modules'
+        attributes; a weight that some code holds elsewhere (a custom layer reading
+        ``self.trainable_weights[0]``) would get a zero gradient, silently.  So the batch's
+        gradients are computed both ways, with the same random draws and the running
+        statistics put back after each, and any difference keeps the step per part.
+        """
         model = self.objective.model
         names = {id(weight): f"model.{name}" for name, weight in model.named_parameters()}
         # in the optimizer's order, which its state follows
-        self.trained = {
+        candidates = {
             names[id(weight)]: weight
             for weight in self.optimizer.params
-            if weight.grad is not None and id(weight) in names
+            if weight.requires_grad and id(weight) in names
         }
         # the other weights and buffers (BatchNormalization's running statistics) go in
         # as inputs of the differentiated function: torch.func refuses to change tensors
         # it captured
         tensors = [*model.named_parameters(), *model.named_buffers()]
         held = {f"model.{name}": tensor for name, tensor in tensors}
-        self.held = {name: tensor for name, tensor in held.items() if name not in self.trained}
+        self.held = {name: tensor for name, tensor in held.items() if name not in candidates}
+        expected, got = self._gradients_both_ways(candidates, inputs, targets, weights)
+        self.trained = {
+            name: weight for name, weight in candidates.items() if expected[name] is not None
+        }
         if not self.trained:  # no weight reaches the loss: nothing to compile
             self.broken = True
+            return
+        missed = [name for name in self.trained if not _close(got[name], expected[name])]
+        if missed:
+            self._give_up(
+                f"the gradient of {missed[0].removeprefix('model.')} differs when torch.func "
+                "runs the model: some code reads that weight other than as its layer's "
+                "attribute"
+            )
+            return
         self.update = self.optimizer.graph_update()
         if self.update is not None and len(self.trained) != len(self.optimizer.params):
             self.update = None  # the rule's state is per bound weight: let step() pick them
+
+    def _gradients_both_ways(
+        self,
+        candidates: dict[str, torch.nn.Parameter],
+        inputs: Tensors,
+        targets: Tensors,
+        weights: list[Any],
+    ) -> tuple[dict[str, torch.Tensor | None], dict[str, torch.Tensor]]:
+        """The gradients by autograd (None: no gradient) and by torch.func, eagerly."""
+        buffers = {name: t for name, t in self.held.items() if not isinstance(t, nn.Parameter)}
+        saved = {name: t.detach().clone() for name, t in buffers.items()}
+
+        def put_back() -> None:
+            with torch.no_grad():
+                for name, tensor in buffers.items():
+                    tensor.copy_(saved[name])
+
+        cuda = sorted({w.device.index or 0 for w in candidates.values() if w.is_cuda})
+        with torch.random.fork_rng(devices=cuda):
+            draws = torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in cuda]
+            with torch.enable_grad():
+                total, _ = self.objective(inputs, targets, weights)
+            if total.requires_grad:
+                found = torch.autograd.grad(total, list(candidates.values()), allow_unused=True)
+            else:  # no weight reaches the loss
+                found = (None,) * len(candidates)
+            put_back()
+            torch.set_rng_state(draws[0])
+            for device, state in zip(cuda, draws[1], strict=True):
+                torch.cuda.set_rng_state(state, device)
+            gradients = grad_and_value(self._loss, has_aux=True)
+            got, _ = gradients(candidates, self.held, inputs, targets, weights)
+            put_back()
+        return dict(zip(candidates, found, strict=True)), got
 
     def _traced(
         self, inputs: Tensors, targets: Tensors, weights: list[Any], numbers: tuple[Any, ...]
@@ -165,14 +220,26 @@ class WholeStep:
                     weight.copy_(constraint(weight))
 
     def _give_up(
-        self, error: Exception, inputs: Tensors, targets: Tensors, weights: list[Any]
-    ) -> torch.Tensor:
+        self,
+        reason: str,
+        inputs: Tensors | None = None,
+        targets: Tensors | None = None,
+        weights: list[Any] | None = None,
+    ) -> Any:
+        """Warn once, switch the model to the per-part compile, and run this batch's
+        step that way if there is one."""
         self.broken = True
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = reason.strip().splitlines()[0] if reason.strip() else "unknown reason"
         warnings.warn(
             "jit_compile: torch.compile cannot trace this model's training step as one graph "
             f"({reason}); it compiles the forward pass and loss only",
             stacklevel=4,
         )
         self.fallback()
-        return self.eager(inputs, targets, weights)
+        return None if inputs is None else self.eager(inputs, targets, weights)
+
+
+def _close(got: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Equal up to the rounding of a different order of the same operations."""
+    scale = float(expected.abs().max()) if expected.numel() else 0.0
+    return bool(torch.allclose(got, expected, rtol=1e-3, atol=1e-6 + 1e-4 * scale))

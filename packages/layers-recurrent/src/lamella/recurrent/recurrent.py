@@ -238,7 +238,7 @@ class Recurrent(WeightArguments, Layer):
         regularized on its own (so ``losses`` lists one penalty per gate); so does this."""
         weight = self.add_weight(shape, "zero", name=name)
         for gate in range(len(self.gates)) if regularizer is not None else ():
-            self._weight_regularizers.append((weight, _OneGate(regularizer, gate, len(self.gates))))
+            self._weight_regularizers.append((name, _OneGate(regularizer, gate, len(self.gates))))
         return weight
 
     def build(self, input_shape: Shape) -> None:
