@@ -164,23 +164,28 @@ def test_running_statistics_move_inside_the_graph_as_eagerly():
     step: they go into the traced function as inputs, and end as eager training ends."""
     from lamella.layers import BatchNormalization
 
-    def trained(jit_compile):
-        torch.manual_seed(0)
-        model = Sequential(
-            [Dense(8, input_dim=6), BatchNormalization(), Dense(3, activation="softmax")]
-        )
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        model.compile(optimizer=optimizer, loss="categorical_crossentropy", jit_compile=jit_compile)
-        model.fit(X, Y, batch_size=32, nb_epoch=3, shuffle=False, verbose=0)
-        return model
-
     torch._dynamo.reset()
-    eager, jitted = trained(False), trained(TRACED)
+    eager, jitted = eager_and_traced(
+        lambda: [Dense(8, input_dim=6), BatchNormalization(), Dense(3, activation="softmax")]
+    )
     assert not jitted._whole_step.broken
     norm = jitted.layers[1]
     assert not np.allclose(norm.running_mean.detach().numpy(), 0.0)
     for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def eager_and_traced(make_layers, loss="categorical_crossentropy"):
+    """The same network trained eagerly and with the traced whole step (torch.optim SGD)."""
+    models = []
+    for jit_compile in (False, TRACED):
+        torch.manual_seed(0)
+        model = Sequential(make_layers())
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
+        model.fit(X, Y, batch_size=32, nb_epoch=3, shuffle=False, verbose=0)
+        models.append(model)
+    return models
 
 
 class HeldElsewhere(Layer):
@@ -201,19 +206,12 @@ def test_a_weight_read_other_than_as_an_attribute_keeps_the_step_per_part():
     """The first batch's gradients, by autograd and by torch.func, differ for that weight:
     one warning naming it, and the eager results rather than a silently frozen weight."""
 
-    def trained(jit_compile):
-        torch.manual_seed(0)
-        model = Sequential([Dense(4, input_dim=6, W_regularizer="l2"), HeldElsewhere()])
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
-        model.fit(X, Y, batch_size=32, nb_epoch=2, shuffle=False, verbose=0)
-        return model
-
     torch._dynamo.reset()
-    eager = trained(False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        jitted = trained(TRACED)
+        eager, jitted = eager_and_traced(
+            lambda: [Dense(4, input_dim=6, W_regularizer="l2"), HeldElsewhere()], loss="mse"
+        )
     said = [str(w.message) for w in caught if "one graph" in str(w.message)]
     assert len(said) == 1 and "W differs" in said[0]
     for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
@@ -224,18 +222,11 @@ def test_weight_penalties_are_differentiated_inside_the_graph():
     """A regularized weight's penalty reads the weight by name, so the traced step
     differentiates it: the same weights as eager, and no fallback."""
 
-    def trained(jit_compile):
-        torch.manual_seed(0)
-        model = Sequential(
-            [Dense(5, input_dim=6, W_regularizer="l2", b_regularizer="l1"), Dense(3)]
-        )
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
-        model.fit(X, Y, batch_size=32, nb_epoch=3, shuffle=False, verbose=0)
-        return model
-
     torch._dynamo.reset()
-    eager, jitted = trained(False), trained(TRACED)
+    eager, jitted = eager_and_traced(
+        lambda: [Dense(5, input_dim=6, W_regularizer="l2", b_regularizer="l1"), Dense(3)],
+        loss="mse",
+    )
     assert not jitted._whole_step.broken
     for a, b in zip(eager.get_weights(), jitted.get_weights(), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
