@@ -158,6 +158,7 @@ def main() -> None:
             compiled = lamella_fit(jitted, x_np, y_np, BATCH)
             row = f"MLP fit (jit_compile{label})"
             bench.compare(row, [compiled, eager_loop], goal=goal, device=device)
+        # predict compiles the forward pass alone: the last model's serves for both
         run = functools.partial(jitted.predict, x_np, batch_size=BATCH)
         compiled_predict = [Contender("lamella", run, len(x)), predict[1]]
         bench.compare("MLP predict (jit_compile)", compiled_predict, device=device)

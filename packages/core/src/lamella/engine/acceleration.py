@@ -22,6 +22,11 @@ PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _NO_CONTEXT = contextlib.nullcontext()
 
 
+def batch_size(inputs: list[torch.Tensor]) -> int:
+    """The number of samples in a step's inputs (0 for a model without inputs)."""
+    return int(inputs[0].shape[0]) if inputs else 0
+
+
 class OneBatchSize:
     """``fn(inputs, ...)`` through ``torch.compile`` for the batch size of its first call.
 
@@ -35,7 +40,7 @@ class OneBatchSize:
         self.size: int | None = None
 
     def __call__(self, inputs: list[torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        size = int(inputs[0].shape[0]) if inputs else 0
+        size = batch_size(inputs)
         if self.size is None:
             self.size = size
         run = self.compiled if size == self.size else self.eager

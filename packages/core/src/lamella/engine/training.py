@@ -55,7 +55,7 @@ from lamella.engine.training_utils import (  # noqa: F401  (Keras 1's names in t
     standardize_weights,
     weighted_objective,
 )
-from lamella.engine.whole_step import WholeStep
+from lamella.engine.whole_step import WholeStep, apply_constraints
 from lamella.keras2.construct import one_of
 from lamella.utils.generic_utils import Progbar  # noqa: F401  (a Keras 1 name here too)
 
@@ -410,10 +410,7 @@ class Model(Container):
         if not total.requires_grad:  # a loss no weight reaches: zero gradients, as in Keras 1
             return values
         self._acceleration.backward_and_step(total, self.optimizer)
-        if self._constraints:
-            with torch.no_grad():
-                for weight, constraint in self._constraints:
-                    weight.copy_(constraint(weight))
+        apply_constraints(self._constraints)
         return values
 
     def _forward_step(

@@ -31,10 +31,21 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value
 
+from lamella.engine.acceleration import batch_size
 from lamella.engine.optimizer import GraphUpdate, Optimizer
 
 Tensors = list[torch.Tensor]
 Step = Callable[[Tensors, Tensors, list[Any]], torch.Tensor]
+Constraints = Sequence[tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]]
+
+
+def apply_constraints(constraints: Constraints) -> None:
+    """Each weight constraint on its weight, in place, after an update (eager or traced)."""
+    if not constraints:
+        return
+    with torch.no_grad():
+        for weight, constraint in constraints:
+            weight.copy_(constraint(weight))
 
 
 class _Objective(torch.nn.Module):
@@ -62,7 +73,7 @@ class WholeStep:
         self,
         model: Any,
         optimizer: Optimizer,
-        constraints: Sequence[tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]],
+        constraints: Constraints,
         autocast: Callable[[], Any],
         options: dict[str, Any],
         eager: Step,
@@ -84,7 +95,7 @@ class WholeStep:
         self.broken = False
 
     def __call__(self, inputs: Tensors, targets: Tensors, weights: list[Any]) -> torch.Tensor:
-        size = int(inputs[0].shape[0]) if inputs else 0
+        size = batch_size(inputs)
         if self.size is None:
             self.size = size
             self._learn(inputs, targets, weights)
@@ -97,7 +108,8 @@ class WholeStep:
             with torch.no_grad():
                 grads, values = self.compiled(inputs, targets, weights, numbers)
         except torch._dynamo.exc.TorchDynamoException as error:
-            return self._give_up(str(error), inputs, targets, weights)
+            self._give_up(str(error))
+            return self.eager(inputs, targets, weights)
         if self.update is not None:
             self.update.count()
         else:
@@ -191,8 +203,7 @@ class WholeStep:
         if self.update is None:
             return grads, values
         self.update.apply(list(self.trained.values()), grads, *numbers)
-        for weight, constraint in self.constraints:
-            weight.copy_(constraint(weight))
+        apply_constraints(self.constraints)
         return [], values
 
     def _loss(
@@ -214,20 +225,10 @@ class WholeStep:
         for weight, grad in zip(self.trained.values(), grads, strict=True):
             weight.grad = grad
         self.optimizer.step()
-        if self.constraints:
-            with torch.no_grad():
-                for weight, constraint in self.constraints:
-                    weight.copy_(constraint(weight))
+        apply_constraints(self.constraints)
 
-    def _give_up(
-        self,
-        reason: str,
-        inputs: Tensors | None = None,
-        targets: Tensors | None = None,
-        weights: list[Any] | None = None,
-    ) -> Any:
-        """Warn once, switch the model to the per-part compile, and run this batch's
-        step that way if there is one."""
+    def _give_up(self, reason: str) -> None:
+        """Warn once and switch the model to the per-part compile."""
         self.broken = True
         reason = reason.strip().splitlines()[0] if reason.strip() else "unknown reason"
         warnings.warn(
@@ -236,7 +237,6 @@ class WholeStep:
             stacklevel=4,
         )
         self.fallback()
-        return None if inputs is None else self.eager(inputs, targets, weights)
 
 
 def _close(got: torch.Tensor, expected: torch.Tensor) -> bool:

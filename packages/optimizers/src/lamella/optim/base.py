@@ -8,6 +8,7 @@ apart on them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -197,17 +198,25 @@ class KerasOptimizer(Optimizer):
         lr, t = self._rate_and_step()
         rate.fill_(lr)
         step.fill_(t)
-        self._frozen = {
-            name: float(value)
-            for name, value in vars(self).items()
-            if isinstance(getattr(type(self), name, None), Hyperparameter)
-        }
+        held = vars(self)  # where Hyperparameter keeps the values set (Nadam sets no decay)
+        self._frozen = {name: float(held[name]) for name in self._hyperparameters() if name in held}
         return rate, step
 
     def _count(self) -> None:
         self._frozen = None
         if self.counts_always or self.initial_decay > 0:
             self.iterations.add_(1)
+
+    @classmethod
+    @functools.cache
+    def _hyperparameters(cls) -> tuple[str, ...]:
+        """The names of this class's hyperparameters (its Hyperparameter descriptors)."""
+        return tuple(
+            name
+            for klass in cls.__mro__
+            for name, value in vars(klass).items()
+            if isinstance(value, Hyperparameter)
+        )
 
     def value_of(self, name: str) -> float:
         """A hyperparameter as a Python number, for a rule's arithmetic.  In a compiled
