@@ -18,7 +18,9 @@ variants:
 All are compared with the same PyTorch contender, nn.Embedding + nn.LSTM (nn.GRU) +
 nn.Linear + sigmoid + BCE on tensors prepared once, shuffled with ``randperm`` and sliced
 into the same batches: the fastest way to train this network in PyTorch, doing torch's own
-maths (no recurrent dropout).  Keras 3 (torch backend), where importable, trains its
+maths (no recurrent dropout).  The loop-path variants are also compared with the same
+network doing their maths, as a PyTorch user writes it (``torch same maths``: a step loop
+under autograd, keras1_loops.py).  Keras 3 (torch backend), where importable, trains its
 default layer on ``--keras-samples`` samples per round: on CPU it runs a step loop and is
 slow.
 
@@ -34,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from harness import Bench, Contender, keras_fit, lamella_fit, parser, summarize, torch_fit
+from keras1_loops import KerasOneGRU, KerasOneLSTM
 from torch import nn
 
 from lamella.layers import GRU, LSTM, Dense, Embedding
@@ -59,6 +62,7 @@ class Cell:
     name: str
     layer: type
     torch_layer: type[nn.Module]
+    same_maths: type[nn.Module]  # Keras 1's cell as a step loop, for the loop-path variants
     variants: tuple[Variant, ...]
 
 
@@ -67,6 +71,7 @@ CELLS = (
         "LSTM",
         LSTM,
         nn.LSTM,
+        KerasOneLSTM,
         (
             Variant("default", {}, 0.95),
             Variant("hard_sigmoid", {"inner_activation": "hard_sigmoid"}, 0.8),
@@ -77,6 +82,7 @@ CELLS = (
         "GRU",
         GRU,
         nn.GRU,
+        KerasOneGRU,
         (
             Variant("reset_after=True", {"reset_after": True}),
             Variant("reset_after=False", {}, 0.9),
@@ -112,6 +118,22 @@ class TorchRecurrent(nn.Module):
         return torch.sigmoid(self.dense(h[0]))
 
 
+def same_maths_fit(cell: Cell, variant: Variant, x: torch.Tensor, y: torch.Tensor) -> Contender:
+    """A step loop doing the variant's Keras 1 maths, trained as the torch loop is."""
+    arguments = variant.arguments
+    model = cell.same_maths(
+        WORDS,
+        EMBED,
+        UNITS,
+        inner=arguments.get("inner_activation", "sigmoid"),
+        dropout=arguments.get("dropout_U", 0.0),
+    ).to(x.device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=LR)
+    contender = torch_fit(model, optimizer, F.binary_cross_entropy, x, y, BATCH)
+    contender.name = f"torch same maths {variant.label}"
+    return contender
+
+
 def keras_model(keras, cell: Cell):
     model = keras.Sequential(
         [
@@ -144,7 +166,12 @@ def compare(bench: Bench, args, cell: Cell) -> None:
             contender.name = f"lamella {variant.label}"
         ours.append(contender)
     torch_loop = torch_fit(theirs, optimizer, F.binary_cross_entropy, x_t, y_t, BATCH)
-    contenders = [*ours, torch_loop]
+    same_maths = {
+        variant.label: same_maths_fit(cell, variant, x_t, y_t)
+        for variant, model in zip(cell.variants, models, strict=True)
+        if model.layers[1].path != "fused"
+    }
+    contenders = [*ours, torch_loop, *same_maths.values()]
     keras = bench.keras()
     if keras is not None:
         contenders.append(keras_fit(keras_model(keras, cell), x, y, BATCH, args.keras_samples))
@@ -160,6 +187,10 @@ def compare(bench: Bench, args, cell: Cell) -> None:
         compared = [contender, torch_loop, *(others if index == 0 else [])]
         case = f"{cell.name} fit ({variant.label})"
         bench.add(summarize(case, compared, times, goal=variant.goal, note=note))
+        if variant.label in same_maths:
+            note = f"lamella's {path!r} path against Keras 1's maths as a torch step loop"
+            compared = [contender, same_maths[variant.label]]
+            bench.add(summarize(f"{case}, same maths", compared, times, goal=1.0, note=note))
 
 
 def main() -> None:

@@ -84,9 +84,10 @@ def table(reports: list[dict]) -> list[str]:
             met = {True: "yes", False: "**no**", None: "—"}[record["met"]]
             if record["met"] is False and record["goal"] is not None:  # 0.9498 shows as 0.950
                 met += f" ({ratios[record['baseline']]:.4f})"
+            torch = record["baseline"] if record["baseline"].startswith("torch") else "torch"
             rows.append(
-                f"| {record['case']} | {show(values[ours], unit)} | {cell(values, 'torch', unit)} "
-                f"| {ratio_cell(ratios, 'torch')} | {cell(values, 'keras', unit)} "
+                f"| {record['case']} | {show(values[ours], unit)} | {cell(values, torch, unit)} "
+                f"| {ratio_cell(ratios, torch)} | {cell(values, 'keras', unit)} "
                 f"| {ratio_cell(ratios, 'keras')} | {record['goal_text'] or '—'} | {met} |"
             )
     return rows
@@ -106,7 +107,9 @@ def markdown(info: dict, reports: list[dict], extra: list[str], note: str, load:
         f"Keras {', '.join(keras) if keras else 'not installed (contender (c) skipped)'}; "
         f"2 torch threads. Options given to every script: `{' '.join(extra) or 'none'}`.",
         "",
-        "(b) is a hand-written PyTorch loop over tensors prepared once; (c) is Keras 3 with "
+        "(b) is a hand-written PyTorch loop over tensors prepared once (for a row named "
+        "'same maths', the step loop of keras1_loops.py; for 'vs torch.compile', that loop "
+        "with its model compiled); (c) is Keras 3 with "
         "the torch backend, given fewer samples per round where it is slow (`--keras-samples`; "
         "throughputs are per sample). Rounds are each script's default unless set above.",
         "",
