@@ -35,16 +35,25 @@ def test_killed_save_leaves_the_old_or_the_new_file(tmp_path: Path) -> None:
     seen = set()
     cut_short = 0
     for _ in range(KILLS):
+        # The child reports each finished save, so the kill is timed by its progress, not
+        # by the clock: on a loaded machine it may not have run at all after 50 ms.
+        finished, report = os.pipe()
         pid = os.fork()  # the child only serializes: no torch kernels run after the fork
         if pid == 0:
             try:
+                os.close(finished)
                 for turn in range(10_000):
                     models[turn % 2].save(path)
+                    os.write(report, b".")
             finally:
                 os._exit(0)
-        time.sleep(chooser.uniform(0.0, 0.05))
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        os.close(report)
+        with os.fdopen(finished, "rb", buffering=0) as progress:
+            for _ in range(chooser.randint(1, 4)):  # the last whole file: either model
+                assert progress.read(1) == b"."
+            time.sleep(chooser.uniform(0.0, 0.004))  # then cut a later save short, or not
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         values = np.concatenate([w.ravel() for w in load_model(path, compile=False).get_weights()])
         assert values[0] in (1.0, 2.0) and np.all(values == values[0])
         seen.add(float(values[0]))
