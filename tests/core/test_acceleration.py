@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,21 @@ def test_jit_compile_compiles_once_whatever_the_last_batch():
     model.fit(X, Y, batch_size=24, nb_epoch=3, verbose=0)
     model.predict(X, batch_size=24)
     assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_jit_compile_with_a_torch_optimizer_logs_nothing(caplog):
+    """Compiling torch.optim's step makes dynamo log that it leaves out the step's profiler
+    hook; lamella compiled that step unasked, so the notice is dropped."""
+    from torch._logging._internal import warning_once
+
+    warning_once.cache_clear()  # dynamo logs each notice once per process
+    torch._dynamo.reset()
+    model = Sequential([Dense(3, input_dim=8, activation="softmax")])
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=0.01)
+    model.compile(optimizer, "categorical_crossentropy", jit_compile={"backend": "eager"})
+    with caplog.at_level(logging.WARNING):
+        model.fit(X, Y, batch_size=16, nb_epoch=1, verbose=0)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("torch")] == []
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

@@ -11,6 +11,8 @@ lamella-optimizers subclasses :class:`Optimizer` with Keras 1's update rules;
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -318,6 +320,7 @@ class TorchOptimizer(Optimizer):
         """The torch optimizer's own step through ``torch.compile``, as torch documents
         for its optimizers."""
         assert self.torch_optimizer is not None
+        _quiet_profiler_notice()
         self._compiled_step = torch.compile(self.torch_optimizer.step, **options)
 
     @property  # type: ignore[override]
@@ -365,3 +368,20 @@ class TorchOptimizer(Optimizer):
         if not (isinstance(torch_class, type) and issubclass(torch_class, torch.optim.Optimizer)):
             raise ValueError(f"{name!r} is not an optimizer class of torch.optim")
         return cls(torch_class, **config)
+
+
+class _ProfilerNotice(logging.Filter):
+    """Drops dynamo's notice that it leaves out the ``record_function`` in torch.optim's
+    ``step`` (its profiler hook).  ``jit_compile=True`` compiles that step for the user, who
+    asked for no profiling: the one line on stderr would only puzzle them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == "Profiler record function %s will be ignored"
+            and record.args == (torch.autograd.profiler.record_function,)
+        )
+
+
+@functools.cache
+def _quiet_profiler_notice() -> None:
+    logging.getLogger("torch._dynamo.variables.ctx_manager").addFilter(_ProfilerNotice())
