@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -81,12 +83,20 @@ def explain_failure(error: RuntimeError) -> RuntimeError:
 def _release_process_group() -> None:
     """Destroy lamella's group while Python is whole: else gloo's threads abort the exit.
 
-    Gloo ranks first wait for each other (a rank whose peer already tore the group
-    down aborts too), but at most half a minute, so a rank that dies never holds up
-    the others' exit for the group's full timeout.
+    An uncaught error (a lost peer's ``PeerLostError``) leaves its traceback in ``sys``,
+    and the traceback's frames hold the DDP wrapper, whose reducer holds the group: it
+    would outlive this handler and die later in the interpreter's teardown, where
+    gloo's threads abort the process (about one exit in eight).  So that traceback is
+    let go first.  Gloo ranks then wait for each other (a rank whose peer already tore
+    the group down aborts too), but at most half a minute, so a rank that dies never
+    holds up the others' exit for the group's full timeout.
     """
     if not dist.is_initialized():
         return
+    for name in ("last_exc", "last_type", "last_value", "last_traceback"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    gc.collect()
     if dist.get_backend() == "gloo":
         with contextlib.suppress(RuntimeError):  # a peer is gone: leaving is all that is left
             dist.monitored_barrier(timeout=timedelta(seconds=30))
