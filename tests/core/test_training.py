@@ -246,6 +246,27 @@ def test_batch_methods_and_sequential_predictions():
     np.testing.assert_allclose(model.predict_proba(x, verbose=0), model.predict(x))
 
 
+def test_one_batch_predictions_match_batch_by_batch_and_are_the_callers_own():
+    """``predict`` of data that fits one batch, and ``predict_on_batch``, run one forward
+    pass without the batching machinery: the numbers of the batch-by-batch path, in arrays
+    that are never a view of the caller's input, and an empty input's empty result."""
+    x, _ = data(n=10)
+    model = classifier()
+    W1, b1, W2, b2 = model.get_weights()
+    hidden = np.maximum(x @ W1 + b1, 0) @ W2 + b2
+    expected = np.exp(hidden) / np.exp(hidden).sum(1, keepdims=True)
+    batched = model.predict(x, batch_size=3)  # four batches: the general path
+    for one in (model.predict(x), model.predict_on_batch(x), batched):
+        assert one.dtype == np.float32 and one.shape == (10, 3)
+        np.testing.assert_allclose(one, expected, rtol=1e-5, atol=1e-6)
+    identity = Sequential([Activation("linear", input_shape=(4,))])
+    ones = np.ones((2, 4), "float32")
+    for predict in (identity.predict, identity.predict_on_batch):
+        predict(ones)[:] = 5.0
+    np.testing.assert_array_equal(ones, 1.0)
+    assert identity.predict_on_batch(np.zeros((0, 4), "float32")).shape == (0,)
+
+
 class PhaseProbe(Layer):
     """Records the learning phase it runs under."""
 

@@ -30,7 +30,7 @@ from lamella.engine import distributed, loops, modes
 from lamella.engine.acceleration import Acceleration
 from lamella.engine.batches import Batch, DrawnBatches, GeneratorBatches, JoinedOutputs, quota
 from lamella.engine.container import Container
-from lamella.engine.data import Data, DataPlan, as_list, require_samples
+from lamella.engine.data import Data, DataPlan, check_lengths, require_samples, to_numpy
 from lamella.engine.objectives import OutputObjective, build_objectives, compute, metrics_names
 from lamella.engine.operation import (
     differentiated,
@@ -730,7 +730,11 @@ class Model(Container):
         plan = DataPlan(self)
         streaming = plan.streaming(strategy.stream("predict", stream), (x, None, None))
         data = plan.input_data(x, streaming)
-        outputs = strategy.outputs(data.samples())
+        samples = data.samples()
+        one_process = isinstance(strategy, distributed.SingleProcess)
+        if one_process and not streaming and 0 < samples <= batch_size and verbose != 1:
+            return self._one_batch(data.inputs, "predict")
+        outputs = strategy.outputs(samples)
         source = strategy.predict_batches(data, batch_size)
         try:
             loops.predict(self, source, outputs, "predict", strategy.verbosity(verbose))
@@ -810,7 +814,25 @@ class Model(Container):
             return self._batch_call("test_on_batch", self._test_step, x, y, sample_weight, None)
 
     def predict_on_batch(self, x: Arrays) -> Any:
-        return self.predict(x, batch_size=max(1, len(as_list(x, self.input_names, "input")[0])))
+        """Outputs for ``x`` as one batch: a single forward pass with none of ``predict``'s
+        batching, streaming or gathering."""
+        inputs = DataPlan(self).inputs(x)
+        if not check_lengths({"input": inputs}):
+            return self.predict(x)  # no samples: predict's empty result
+        return self._one_batch(inputs, "predict_on_batch")
+
+    def _one_batch(self, inputs: list[torch.Tensor], call: str) -> Any:
+        """The outputs of one forward pass as numpy, for ``predict_on_batch`` and a
+        ``predict`` whose data is one batch: calling either per sample (an agent choosing
+        its next action) then costs little more than the layers' own work."""
+        with self._inference_call(call):
+            outputs = self._predict_batch(inputs)
+        given = {tensor.untyped_storage().data_ptr() for tensor in inputs}
+        arrays = [
+            to_numpy(out).copy() if out.untyped_storage().data_ptr() in given else to_numpy(out)
+            for out in outputs
+        ]  # never a view of the caller's array (an identity model's output)
+        return arrays[0] if len(arrays) == 1 else arrays
 
     # -- files ------------------------------------------------------------------------
 
