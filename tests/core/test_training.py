@@ -261,10 +261,27 @@ def test_one_batch_predictions_match_batch_by_batch_and_are_the_callers_own():
         np.testing.assert_allclose(one, expected, rtol=1e-5, atol=1e-6)
     identity = Sequential([Activation("linear", input_shape=(4,))])
     ones = np.ones((2, 4), "float32")
+    weight_out = Sequential([WeightOut(input_shape=(4,))])
     for predict in (identity.predict, identity.predict_on_batch):
         predict(ones)[:] = 5.0
+    for predict in (weight_out.predict, weight_out.predict_on_batch):
+        predict(ones)[:] = 5.0
     np.testing.assert_array_equal(ones, 1.0)
+    np.testing.assert_array_equal(weight_out.get_weights()[0], 1.0)
     assert identity.predict_on_batch(np.zeros((0, 4), "float32")).shape == (0,)
+
+
+class WeightOut(Layer):
+    """Outputs its weight for every sample: a view of the weight, not a new tensor."""
+
+    def build(self, input_shape):
+        self.W = self.add_weight((3,), initializer="one", name="W")
+
+    def call(self, x, mask=None):
+        return self.W.expand(x.shape[0], 3)
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], 3)
 
 
 class PhaseProbe(Layer):

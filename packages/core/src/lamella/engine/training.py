@@ -827,11 +827,11 @@ class Model(Container):
         its next action) then costs little more than the layers' own work."""
         with self._inference_call(call):
             outputs = self._predict_batch(inputs)
-        given = {tensor.untyped_storage().data_ptr() for tensor in inputs}
+        # Copied on the host, as predict's batches are: an output may be a view of the
+        # caller's array (an identity model) or of a weight, which the result must not be.
         arrays = [
-            to_numpy(out).copy() if out.untyped_storage().data_ptr() in given else to_numpy(out)
-            for out in outputs
-        ]  # never a view of the caller's array (an identity model's output)
+            to_numpy(out).copy() if out.device.type == "cpu" else to_numpy(out) for out in outputs
+        ]
         return arrays[0] if len(arrays) == 1 else arrays
 
     # -- files ------------------------------------------------------------------------
