@@ -389,7 +389,7 @@ def footprint(value: Any, dtype: torch.dtype, device: torch.device) -> tuple[int
     shape = getattr(value, "shape", None)
     if value is None or shape is None:
         return 0, 0
-    size = math.prod(int(n) for n in shape) * torch.empty(0, dtype=dtype).element_size()
+    size = math.prod(int(n) for n in shape) * dtype.itemsize
     if from_file(value):
         return size, size
     if isinstance(value, torch.Tensor):
