@@ -53,10 +53,10 @@ class _KerasOneLoop(nn.Module):
 
     def blockwise(self, x: Tensor, masks: Tensor | None, layer: nn.Linear) -> list[Tensor]:
         """Each gate block's ``layer`` rows applied to ``x`` times that block's mask."""
-        weights = layer.weight.chunk(self.blocks)
-        biases = layer.bias.chunk(self.blocks) if layer.bias is not None else [None] * self.blocks
         if masks is None:
             return list(layer(x).chunk(self.blocks, -1))
+        weights = layer.weight.chunk(self.blocks)
+        biases = layer.bias.chunk(self.blocks) if layer.bias is not None else [None] * self.blocks
         masks = masks.unsqueeze(2) if x.dim() == 3 else masks  # the same mask at every step
         return [F.linear(x * m, w, b) for m, w, b in zip(masks, weights, biases, strict=True)]
 
